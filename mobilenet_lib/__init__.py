@@ -1,0 +1,77 @@
+"""mobilenet_lib: lightweight convolutional networks, their building blocks and their costs.
+
+The library behind the interactive textbook. Everything a chapter needs is importable from the
+package root; submodules are loaded on first use, so ``import mobilenet_lib`` costs almost nothing
+beyond ``import torch`` and never pulls in plotting or widget code.
+
+Module map (one concept per module):
+
+- ``activations``  h-sigmoid, h-swish and their smooth counterparts
+- ``blocks``       the building blocks: conv-norm-activation, depthwise separable, inverted
+                   residual, squeeze-and-excitation, channel shuffle, ShuffleNet V2 unit, ResNet blocks
+- ``models``       the networks, each built from a table (models as data)
+- ``checkpoint``   loading and saving weights with clear errors
+- ``costs``        analytic parameter / mult-add / memory-access formulas and per-layer tables
+- ``data``         small real image data that ships with packages (no downloads)
+- ``viz``          plotting and widget builders for the chapters (matplotlib / ipywidgets, lazy)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> submodule that defines it. Each module registers its public names here; they are
+# imported lazily on first attribute access (PEP 562), which keeps ``import mobilenet_lib`` light.
+_EXPORTS: dict[str, str] = {}
+
+
+def _register(module: str, *names: str) -> None:
+    for name in names:
+        _EXPORTS[name] = module
+
+
+_register("activations", "h_sigmoid", "h_swish", "HSigmoid", "HSwish", "swish", "Swish")
+_register(
+    "blocks",
+    "make_divisible",
+    "ConvNormAct",
+    "DepthwiseSeparableConv",
+    "InvertedResidual",
+    "SqueezeExcitation",
+    "channel_shuffle",
+    "ChannelShuffle",
+    "ShuffleV2Block",
+    "BasicBlock",
+    "Bottleneck",
+)
+_register(
+    "models",
+    "create_model",
+    "list_models",
+    "mobilenet_v1",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
+    "shufflenet_v2",
+    "resnet18",
+    "resnet50",
+)
+_register("checkpoint", "load_checkpoint", "save_checkpoint", "CheckpointError")
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mobilenet_lib' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
