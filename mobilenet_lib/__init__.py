@@ -60,6 +60,7 @@ _register(
     "resnet50",
 )
 _register("checkpoint", "load_checkpoint", "save_checkpoint", "CheckpointError")
+_register("train", "train", "evaluate", "History", "Evaluation")
 
 __all__ = sorted(_EXPORTS)
 
