@@ -61,6 +61,28 @@ _register(
 )
 _register("checkpoint", "load_checkpoint", "save_checkpoint", "CheckpointError")
 _register("train", "train", "evaluate", "History", "Evaluation")
+_register(
+    "costs",
+    "Cost",
+    "standard_conv_cost",
+    "depthwise_conv_cost",
+    "pointwise_conv_cost",
+    "separable_conv_cost",
+    "group_conv_cost",
+    "separable_cost_ratio",
+    "conv2d_cost",
+    "linear_cost",
+    "conv_output_size",
+    "scaled_layer_cost",
+    "mobilenet_v1_table3",
+    "memory_access_cost_1x1",
+    "memory_access_lower_bound",
+    "layer_memory_access_cost",
+    "count_params",
+    "count_macs",
+    "layer_table",
+    "CostTable",
+)
 
 __all__ = sorted(_EXPORTS)
 
