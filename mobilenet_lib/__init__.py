@@ -83,6 +83,14 @@ _register(
     "layer_table",
     "CostTable",
 )
+_register(
+    "data",
+    "load_digits",
+    "digits_loaders",
+    "sample_image",
+    "list_sample_images",
+    "synthetic_shapes",
+)
 
 __all__ = sorted(_EXPORTS)
 
