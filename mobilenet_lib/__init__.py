@@ -61,6 +61,7 @@ _register(
 )
 _register("checkpoint", "load_checkpoint", "save_checkpoint", "CheckpointError")
 _register("train", "train", "evaluate", "History", "Evaluation")
+_register("manifold", "manifold_collapse", "collapse_curve", "spiral", "CollapseResult", "CollapseCurve")
 _register(
     "costs",
     "Cost",
