@@ -92,6 +92,7 @@ _register(
     "list_sample_images",
     "synthetic_shapes",
 )
+_register("benchmark", "Timing", "time_callable", "time_model", "matmul_gflops", "achieved_gflops", "machine_info")
 
 __all__ = sorted(_EXPORTS)
 

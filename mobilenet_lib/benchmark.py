@@ -1,0 +1,454 @@
+"""Timing on the machine at hand: warm-up, median of repeats, fixed threads, peak matmul GFLOP/s.
+
+Wall-clock time is the one cost a reader cannot compute on paper, and it is easy to measure badly.
+This module measures it the same way everywhere in the book (and in the deploy scripts):
+
+* **warm-up** calls first, so one-off costs (allocations, oneDNN kernel selection, lazy
+  initialisation) are not timed;
+* **repeats**, each timing ``number`` back-to-back calls with the garbage collector off (Python's
+  :mod:`timeit`), summarised by the **median** and the interquartile range, which shrug off the
+  odd run that another process on a shared machine disturbed;
+* a **fixed number of threads** (``torch.set_num_threads``) for the duration of the measurement,
+  restored afterwards, because a time means little without it.
+
+:func:`time_callable` times anything; :func:`time_model` times a model's forward pass in eval mode
+under ``torch.inference_mode``; :func:`matmul_gflops` measures what the CPU reaches on one large
+matrix product (a practical peak to compare models against) and :func:`achieved_gflops` turns a
+model's mult-adds and time into the same unit. :func:`machine_info` records what a result file
+must say about where it was measured (CPU model, threads, torch version, date, load average).
+
+Example::
+
+    >>> t = time_model(model, (1, 3, 224, 224), repeats=20, warmup=5, threads=2)
+    >>> t.median_ms, t.iqr_ms
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import timeit
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "Timing",
+    "MatmulPeak",
+    "torch_threads",
+    "time_callable",
+    "time_model",
+    "matmul_gflops",
+    "achieved_gflops",
+    "cpu_model",
+    "machine_info",
+    "save_results",
+    "load_results",
+    "markdown_table",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Argument checking
+# --------------------------------------------------------------------------------------------
+
+
+def _count(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _threads(value: Any) -> int | None:
+    if value is None:
+        return None
+    return _count("threads", value)
+
+
+# --------------------------------------------------------------------------------------------
+# The result of a measurement
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call, one value per repeat, with the settings that produced them.
+
+    ``times_s[i]`` is the mean time of one call within repeat ``i`` (each repeat ran ``number``
+    calls back to back). ``median_s`` is the headline number; ``iqr_s`` (interquartile range)
+    says how much the repeats disagreed.
+    """
+
+    times_s: tuple[float, ...]
+    number: int
+    warmup: int
+    threads: int
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        times = tuple(float(t) for t in self.times_s)
+        if not times or any(not math.isfinite(t) or t < 0 for t in times):
+            raise ValueError(f"times_s must be a non-empty sequence of times >= 0, got {self.times_s!r}")
+        object.__setattr__(self, "times_s", times)
+        _count("number", self.number)
+        _count("warmup", self.warmup, minimum=0)
+        _count("threads", self.threads)
+
+    @property
+    def repeats(self) -> int:
+        return len(self.times_s)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.times_s)
+
+    @property
+    def min_s(self) -> float:
+        return min(self.times_s)
+
+    @property
+    def mean_s(self) -> float:
+        return statistics.fmean(self.times_s)
+
+    @property
+    def iqr_s(self) -> float:
+        """Interquartile range of the repeats (0 with fewer than two repeats)."""
+        if len(self.times_s) < 2:
+            return 0.0
+        q1, _, q3 = statistics.quantiles(self.times_s, n=4, method="inclusive")
+        return q3 - q1
+
+    @property
+    def median_ms(self) -> float:
+        return 1e3 * self.median_s
+
+    @property
+    def iqr_ms(self) -> float:
+        return 1e3 * self.iqr_s
+
+    def per_second(self, items: int = 1) -> float:
+        """Throughput: ``items`` processed per call divided by the median time (items/s)."""
+        items = _count("items", items)
+        return items / self.median_s if self.median_s > 0 else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict, summary statistics included (see :meth:`from_dict`)."""
+        return {
+            "label": self.label,
+            "median_ms": self.median_ms,
+            "iqr_ms": self.iqr_ms,
+            "min_ms": 1e3 * self.min_s,
+            "repeats": self.repeats,
+            "number": self.number,
+            "warmup": self.warmup,
+            "threads": self.threads,
+            "times_ms": [1e3 * t for t in self.times_s],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Timing:
+        """Inverse of :meth:`to_dict` (summary fields are recomputed, not trusted)."""
+        try:
+            return cls(
+                times_s=tuple(t / 1e3 for t in d["times_ms"]),
+                number=d["number"],
+                warmup=d["warmup"],
+                threads=d["threads"],
+                label=d.get("label", ""),
+            )
+        except KeyError as err:
+            raise ValueError(f"a Timing dict needs the key {err.args[0]!r}; got keys {sorted(d)}") from None
+
+    def __str__(self) -> str:
+        name = f"{self.label}: " if self.label else ""
+        return (
+            f"{name}{self.median_ms:.3g} ms (median of {self.repeats}, IQR {self.iqr_ms:.2g} ms, "
+            f"{self.threads} thread{'s' if self.threads != 1 else ''})"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[int]:
+    """Run the block with ``torch.set_num_threads(threads)``; restore the old value afterwards.
+
+    ``None`` keeps the current setting. Yields the number of threads in force.
+    """
+    threads = _threads(threads)
+    before = torch.get_num_threads()
+    if threads is not None and threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def time_callable(
+    fn: Callable[[], Any],
+    *,
+    repeats: int = 20,
+    number: int = 1,
+    warmup: int = 3,
+    threads: int | None = None,
+    synchronize: Callable[[], Any] | None = None,
+    label: str = "",
+) -> Timing:
+    """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timings of ``number`` calls each.
+
+    Uses :class:`timeit.Timer` (``time.perf_counter``, garbage collection off while timing).
+    ``threads`` fixes torch's intra-op thread count for the whole measurement (``None``: leave it).
+    ``synchronize`` is called after every call inside the timed region, for asynchronous devices
+    (pass ``torch.cuda.synchronize`` when timing CUDA work); CPU work needs none.
+    """
+    if not callable(fn):
+        raise ValueError(f"fn must be callable with no arguments, got {type(fn).__name__}")
+    if synchronize is not None and not callable(synchronize):
+        raise ValueError(f"synchronize must be callable or None, got {type(synchronize).__name__}")
+    repeats, number = _count("repeats", repeats), _count("number", number)
+    warmup = _count("warmup", warmup, minimum=0)
+
+    def call() -> None:
+        fn()
+        if synchronize is not None:
+            synchronize()
+
+    timer = timeit.Timer(call)
+    with torch_threads(threads) as in_force:
+        for _ in range(warmup):
+            call()
+        gc.collect()  # start every measurement from the same, clean heap
+        totals = timer.repeat(repeat=repeats, number=number)
+    return Timing(tuple(t / number for t in totals), number=number, warmup=warmup, threads=in_force, label=label)
+
+
+def time_model(
+    model: nn.Module,
+    inputs: Sequence[int] | torch.Tensor = (1, 3, 224, 224),
+    *,
+    repeats: int = 20,
+    number: int = 1,
+    warmup: int = 3,
+    threads: int | None = None,
+    seed: int = 0,
+    label: str = "",
+) -> Timing:
+    """Time one forward pass of ``model`` in eval mode under ``torch.inference_mode``.
+
+    ``inputs`` is either a ready tensor or a shape (batch first), for which a seeded standard
+    normal tensor is made on the model's device with its dtype. Submodules' training flags are
+    restored afterwards. CUDA models are synchronised after each call so that the time is the
+    device's, not the launch's.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    param = next(iter(model.parameters()), None)
+    device = param.device if param is not None else torch.device("cpu")
+    if isinstance(inputs, torch.Tensor):
+        x = inputs
+    else:
+        if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence) or not inputs:
+            raise ValueError(f"inputs must be a tensor or a shape such as (1, 3, 224, 224), got {inputs!r}")
+        shape = tuple(_count(f"inputs[{i}]", s) for i, s in enumerate(inputs))
+        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(shape, generator=g, dtype=dtype).to(device)
+    sync = torch.cuda.synchronize if x.device.type == "cuda" else None
+
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.inference_mode():
+            return time_callable(
+                lambda: model(x),
+                repeats=repeats,
+                number=number,
+                warmup=warmup,
+                threads=threads,
+                synchronize=sync,
+                label=label,
+            )
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
+@dataclass(frozen=True)
+class MatmulPeak:
+    """What one ``n×n @ n×n`` matrix product reaches: 2·n³ FLOPs in ``timing.median_s``."""
+
+    n: int
+    dtype: str
+    gflops: float
+    timing: Timing = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "dtype": self.dtype, "gflops": self.gflops, "timing": self.timing.to_dict()}
+
+
+def matmul_gflops(
+    n: int = 2048,
+    *,
+    dtype: torch.dtype = torch.float32,
+    repeats: int = 5,
+    warmup: int = 1,
+    threads: int | None = None,
+    seed: int = 0,
+) -> MatmulPeak:
+    """GFLOP/s of a large dense matrix product on the CPU: a practical peak for this machine.
+
+    A big square ``torch.mm`` is the friendliest workload there is (the BLAS keeps every core busy
+    and the data in cache); a network's achieved GFLOP/s (:func:`achieved_gflops`) is measured
+    against it. FLOPs are counted as 2·n³ (one multiply and one add per mult-add).
+    """
+    n = _count("n", n)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, n, generator=g).to(dtype)
+    b = torch.randn(n, n, generator=g).to(dtype)
+    out = torch.empty(n, n, dtype=dtype)
+    with torch.inference_mode():
+        timing = time_callable(
+            lambda: torch.mm(a, b, out=out),
+            repeats=repeats,
+            warmup=warmup,
+            threads=threads,
+            label=f"matmul {n}x{n}",
+        )
+    return MatmulPeak(n=n, dtype=str(dtype).removeprefix("torch."), gflops=2 * n**3 / timing.median_s / 1e9, timing=timing)
+
+
+def achieved_gflops(macs: int | float, seconds: float) -> float:
+    """GFLOP/s a workload of ``macs`` mult-adds reached in ``seconds``: 2·macs / seconds / 1e9."""
+    if isinstance(macs, bool) or not isinstance(macs, Real) or not math.isfinite(macs) or macs < 0:
+        raise ValueError(f"macs must be a finite number >= 0, got {macs!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, Real) or not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"seconds must be a finite number > 0, got {seconds!r}")
+    return 2.0 * float(macs) / float(seconds) / 1e9
+
+
+# --------------------------------------------------------------------------------------------
+# Where a result came from
+# --------------------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux, ``platform`` elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_info(threads: int | None = None) -> dict[str, Any]:
+    """What a benchmark result must record about its machine.
+
+    CPU model, logical CPUs, the torch threads the measurement used (``threads``, or the current
+    setting), torch / Python / OS versions, the UTC date and time, and the 1/5/15-minute load
+    averages (a loaded machine gives slower, noisier numbers; the load says how much to trust them).
+    """
+    threads = _threads(threads)
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):  # not available on every platform
+        load = None
+    return {
+        "cpu_model": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "threads": threads if threads is not None else torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "load_average_1_5_15": load,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Result files
+# --------------------------------------------------------------------------------------------
+
+_RESULT_KEYS = ("machine", "config", "results")
+
+
+def save_results(
+    path: str | os.PathLike[str],
+    results: Any,
+    *,
+    machine: Mapping[str, Any],
+    config: Mapping[str, Any],
+) -> Path:
+    """Write ``{"machine": ..., "config": ..., "results": ...}`` as indented JSON; return the path."""
+    path = Path(path)
+    payload = {"machine": dict(machine), "config": dict(config), "results": results}
+    text = json.dumps(payload, indent=1, sort_keys=False, allow_nan=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a file written by :func:`save_results`, checking that it has the expected sections."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no benchmark result file at {path}; run the benchmark script first")
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(payload, dict) or any(k not in payload for k in _RESULT_KEYS):
+        raise ValueError(f"{path} is not a benchmark result file: it needs the keys {list(_RESULT_KEYS)}")
+    return payload
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """A Markdown table of ``rows`` (dicts); ``columns`` are (key, title) pairs.
+
+    Floats print with 3 significant figures (4 for values of 1000 and more), integers with
+    thousands separators; numeric columns are right-aligned.
+    """
+    if not columns:
+        raise ValueError("columns must name at least one (key, title) pair")
+
+    def cell(v: Any) -> str:
+        if isinstance(v, bool) or v is None:
+            return "–" if v is None else str(v)
+        if isinstance(v, Integral):
+            return f"{int(v):,}"
+        if isinstance(v, Real):
+            return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+        return str(v)
+
+    numeric = {
+        key
+        for key, _ in columns
+        if rows and all(isinstance(r.get(key), Real) and not isinstance(r.get(key), bool) for r in rows)
+    }
+    lines = [
+        "| " + " | ".join(title for _, title in columns) + " |",
+        "|" + "|".join("---:" if key in numeric else "---" for key, _ in columns) + "|",
+    ]
+    for r in rows:
+        missing = [key for key, _ in columns if key not in r]
+        if missing:
+            raise ValueError(f"row {dict(r)!r} has no value for the column(s) {missing}")
+        lines.append("| " + " | ".join(cell(r[key]) for key, _ in columns) + " |")
+    return "\n".join(lines)
