@@ -63,6 +63,16 @@ _register("checkpoint", "load_checkpoint", "save_checkpoint", "CheckpointError")
 _register("train", "train", "evaluate", "History", "Evaluation")
 _register("manifold", "manifold_collapse", "collapse_curve", "spiral", "CollapseResult", "CollapseCurve")
 _register(
+    "memory",
+    "activation_memory",
+    "peak_activation_memory",
+    "ActivationMemory",
+    "MemoryStep",
+    "residual_stack",
+    "WideResidual",
+    "ChunkedInvertedResidual",
+)
+_register(
     "costs",
     "Cost",
     "standard_conv_cost",
