@@ -103,6 +103,8 @@ _register(
     "synthetic_shapes",
 )
 _register("benchmark", "Timing", "time_callable", "time_model", "matmul_gflops", "achieved_gflops", "machine_info")
+_register("int8_activations", "Int8Grid", "Int8Error", "h_swish_int8", "swish_int8", "int8_error", "int8_study")
+_register("activation_timing", "ActivationTiming", "time_activations")
 
 __all__ = sorted(_EXPORTS)
 
