@@ -1,0 +1,277 @@
+"""Preparing a trained network for fast inference on a CPU: fold BatchNorm, go channels-last, compile.
+
+A network trained with BatchNorm spends part of its inference time on arithmetic that is known
+in advance. In eval mode a BatchNorm layer is a fixed per-channel affine map,
+
+    y = gamma * (z - mu) / sqrt(var + eps) + beta,
+
+and when ``z`` is the output of a convolution ``z = W * x + b`` the two compose into one
+convolution with
+
+    W' = W * s,   b' = (b - mu) * s + beta,   where  s = gamma / sqrt(var + eps)  per output channel.
+
+:func:`fold_batchnorm` finds every convolution whose output feeds only a BatchNorm and replaces
+the pair by that single convolution (the weights come from PyTorch's own
+``torch.nn.utils.fusion.fuse_conv_bn_eval``); the result computes the same function in eval mode,
+up to float rounding, with one layer fewer per unit.
+
+:func:`prepare_for_inference` chains the steps that pay on a CPU:
+
+1. an eval-mode **copy** of the model (the caller's model is never touched), gradients off;
+2. BatchNorm **folding** (above);
+3. **channels-last** memory format (NHWC): oneDNN's convolution kernels, the depthwise ones in
+   particular, run on NHWC data without reordering it first;
+4. optionally **torch.compile** (the inductor backend, with *freezing*: weights become constants,
+   so inductor can fold them, pre-pack them for its kernels and fuse the elementwise work into the
+   convolutions). Compilation costs tens of seconds on two cores at the first call of every new
+   input shape; it pays for a model that serves many requests, not for a notebook cell.
+
+How convolution/BatchNorm pairs are found: by data flow, with ``torch.fx`` symbolic tracing
+(a convolution qualifies when its output goes to the BatchNorm and nowhere else, and each module
+is called once). A submodule that ``torch.fx`` cannot trace (for example one that checks its
+input's type in Python) is searched through its own children instead, so a pair is missed only
+when it is wired together inside untraceable code; a missed pair is left as it was, which keeps
+the model exact, just not as fast. :func:`find_conv_bn_pairs` lists what was found.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.conv import _ConvNd
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+__all__ = [
+    "find_conv_bn_pairs",
+    "fold_conv_bn",
+    "fold_batchnorm",
+    "InferenceModel",
+    "prepare_for_inference",
+    "max_relative_error",
+]
+
+
+def _check_module(model: Any, name: str = "model") -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _is_conv(module: nn.Module) -> bool:
+    # Transposed convolutions fold differently (their weight's channel axes are swapped); they do
+    # not occur in the book's classifiers, so they are left alone.
+    return isinstance(module, _ConvNd) and not module.transposed
+
+
+def _is_foldable_bn(module: nn.Module) -> bool:
+    # A BatchNorm without running statistics normalises with batch statistics even in eval
+    # mode: it is not a fixed affine map and cannot be folded.
+    return isinstance(module, _BatchNorm) and module.running_mean is not None and module.running_var is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Finding the pairs
+# --------------------------------------------------------------------------------------------
+
+
+def _pairs_in_graph(module: nn.Module, graph: torch.fx.Graph, prefix: str) -> list[tuple[str, str]]:
+    calls = Counter(n.target for n in graph.nodes if n.op == "call_module")
+    pairs = []
+    for node in graph.nodes:
+        if node.op != "call_module" or not _is_foldable_bn(module.get_submodule(node.target)):
+            continue
+        source = node.args[0] if node.args else None
+        if not (isinstance(source, torch.fx.Node) and source.op == "call_module"):
+            continue
+        conv = module.get_submodule(source.target)
+        if (
+            _is_conv(conv)
+            and conv.out_channels == module.get_submodule(node.target).num_features
+            and len(source.users) == 1  # the convolution's output feeds the BatchNorm only
+            and calls[source.target] == 1  # neither module is shared between call sites
+            and calls[node.target] == 1
+        ):
+            pairs.append((prefix + source.target, prefix + node.target))
+    return pairs
+
+
+def _find_pairs(module: nn.Module, prefix: str) -> list[tuple[str, str]]:
+    if not any(True for _ in module.children()):
+        return []
+    try:
+        graph = torch.fx.Tracer().trace(module)
+    except Exception:  # noqa: BLE001 -- any tracing failure means "look inside the children instead"
+        pairs: list[tuple[str, str]] = []
+        for name, child in module.named_children():
+            pairs += _find_pairs(child, f"{prefix}{name}.")
+        return pairs
+    return _pairs_in_graph(module, graph, prefix)
+
+
+def find_conv_bn_pairs(model: nn.Module) -> list[tuple[str, str]]:
+    """Qualified names ``(conv, batchnorm)`` of every convolution that :func:`fold_batchnorm` folds.
+
+    A pair qualifies when the convolution (``nn.Conv1d/2d/3d``, not transposed) sends its output
+    to the BatchNorm and nowhere else, the BatchNorm keeps running statistics, and each module is
+    called exactly once. Found by data flow (``torch.fx``), in the order the forward pass meets
+    them. The model is only read.
+
+    Raises:
+        ValueError: if ``model`` is not an ``nn.Module``.
+    """
+    return _find_pairs(_check_module(model), "")
+
+
+# --------------------------------------------------------------------------------------------
+# Folding
+# --------------------------------------------------------------------------------------------
+
+
+def fold_conv_bn(conv: nn.Module, bn: nn.Module) -> nn.Module:
+    """One convolution computing ``bn(conv(x))`` of the eval-mode pair: a new module, inputs untouched.
+
+    ``W' = W * s`` and ``b' = (b - running_mean) * s + beta`` with
+    ``s = gamma / sqrt(running_var + eps)``, per output channel (PyTorch's
+    ``torch.nn.utils.fusion.fuse_conv_bn_eval``). The result always has a bias.
+
+    Raises:
+        ValueError: if ``conv`` is not a (non-transposed) convolution, ``bn`` not a BatchNorm with
+            running statistics, or their channel counts differ.
+    """
+    if not isinstance(conv, nn.Module) or not _is_conv(conv):
+        raise ValueError(f"conv must be an nn.Conv1d/2d/3d (not transposed), got {type(conv).__name__}")
+    if not isinstance(bn, nn.Module) or not _is_foldable_bn(bn):
+        raise ValueError(
+            f"bn must be a BatchNorm layer with running statistics (track_running_stats=True), "
+            f"got {type(bn).__name__}"
+        )
+    if conv.out_channels != bn.num_features:
+        raise ValueError(
+            f"the convolution has {conv.out_channels} output channels but the BatchNorm normalises "
+            f"{bn.num_features}: they cannot be folded"
+        )
+    # fuse_conv_bn_eval insists on eval mode; fold eval-mode copies so the inputs keep their flags.
+    return fuse_conv_bn_eval(copy.deepcopy(conv).eval(), copy.deepcopy(bn).eval())
+
+
+def _replace(root: nn.Module, qualified_name: str, new: nn.Module) -> None:
+    parent_name, _, child_name = qualified_name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child_name, new)
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` with every foldable BatchNorm merged into its convolution.
+
+    Each pair listed by :func:`find_conv_bn_pairs` becomes one convolution (:func:`fold_conv_bn`)
+    and the BatchNorm becomes ``nn.Identity``, so the module tree keeps its names and shape (a
+    ``state_dict`` loses only the BatchNorm entries). The copy computes what ``model.eval()``
+    computes, to float rounding. It is meant for inference: training it would train a network
+    without BatchNorm. ``model`` itself is not modified.
+
+    Raises:
+        ValueError: if ``model`` is not an ``nn.Module``.
+    """
+    folded = copy.deepcopy(_check_module(model)).eval()
+    for conv_name, bn_name in find_conv_bn_pairs(folded):
+        _replace(folded, conv_name, fold_conv_bn(folded.get_submodule(conv_name), folded.get_submodule(bn_name)))
+        _replace(folded, bn_name, nn.Identity())
+    return folded
+
+
+# --------------------------------------------------------------------------------------------
+# The whole preparation
+# --------------------------------------------------------------------------------------------
+
+
+class InferenceModel(nn.Module):
+    """A prepared model: runs ``model`` without autograd, on channels-last input if asked.
+
+    Built by :func:`prepare_for_inference`. ``model`` is the prepared (folded, channels-last)
+    module; its ``state_dict`` is this module's. With ``compiled`` set, calls go through
+    ``torch.compile(model)``, which treats the weights as constants (*freezing*):
+    change them after the first call and the compiled code does not see it. Each new input shape
+    compiles once more on first use.
+    """
+
+    def __init__(self, model: nn.Module, *, channels_last: bool, compiled: bool) -> None:
+        super().__init__()
+        self.model = _check_module(model)
+        self.channels_last = _check_flag("channels_last", channels_last)
+        self.compiled = _check_flag("compiled", compiled)
+        runner = torch.compile(model, dynamic=False, options={"freezing": True}) if compiled else model
+        # A plain attribute, not a submodule: the compiled wrapper shares model's parameters and
+        # would otherwise appear twice in state_dict() and modules().
+        object.__setattr__(self, "_runner", runner)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and isinstance(x, torch.Tensor) and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        # Inductor freezes weights only when autograd is off; it also spares the bookkeeping.
+        with torch.no_grad():
+            return self._runner(x)
+
+    def extra_repr(self) -> str:
+        return f"channels_last={self.channels_last}, compiled={self.compiled}"
+
+
+def prepare_for_inference(
+    model: nn.Module,
+    fold_bn: bool = True,
+    channels_last: bool = True,
+    compile: bool = False,  # noqa: A002 -- the name the book and the benchmark use
+) -> InferenceModel:
+    """A copy of ``model`` made fast for inference on a CPU; ``model`` itself is not modified.
+
+    Steps (each can be switched off to measure what it buys): an eval-mode copy with gradients
+    off; ``fold_bn``: :func:`fold_batchnorm`; ``channels_last``: weights and inputs in NHWC memory
+    format; ``compile``: ``torch.compile`` with the inductor backend and weight freezing (slow to
+    compile at the first call of each input shape; needs a C++ compiler). The returned
+    :class:`InferenceModel` gives the same outputs as ``model.eval()`` up to float rounding and
+    runs its forward pass under ``torch.no_grad``.
+
+    Raises:
+        ValueError: if ``model`` is not an ``nn.Module`` or a flag is not a bool.
+    """
+    _check_module(model)
+    fold_bn = _check_flag("fold_bn", fold_bn)
+    channels_last = _check_flag("channels_last", channels_last)
+    compile = _check_flag("compile", compile)
+    prepared = fold_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()
+    prepared.requires_grad_(False)
+    if channels_last:
+        prepared = prepared.to(memory_format=torch.channels_last)
+    return InferenceModel(prepared, channels_last=channels_last, compiled=compile)
+
+
+def max_relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
+    """``max |output - reference| / max |reference|``: how far a prepared model's outputs drift.
+
+    Relative to the largest reference value rather than elementwise, so that logits near zero do
+    not blow the ratio up. Returns 0.0 when both are all zeros.
+
+    Raises:
+        ValueError: if the arguments are not tensors of the same shape.
+    """
+    if not isinstance(output, torch.Tensor) or not isinstance(reference, torch.Tensor):
+        raise ValueError("output and reference must both be tensors")
+    if output.shape != reference.shape or reference.numel() == 0:
+        raise ValueError(
+            f"need two non-empty tensors of one shape, got {tuple(output.shape)} and {tuple(reference.shape)}"
+        )
+    diff = (output.detach().double() - reference.detach().double()).abs().max().item()
+    scale = reference.detach().double().abs().max().item()
+    if scale == 0.0:
+        return 0.0 if diff == 0.0 else float("inf")
+    return diff / scale
