@@ -107,11 +107,17 @@ def _check_input_size(input_size: Any) -> tuple[int, ...]:
 
 
 def _key(tensor: torch.Tensor) -> tuple[int, int] | None:
-    """Identity of a tensor's memory: (storage address, storage bytes); None if it has none."""
+    """Identity of a tensor's memory: (storage handle, storage bytes); None if it has none.
+
+    The handle (``_cdata``, the address of the C++ storage object) is shared by views and
+    in-place results, and unlike the data pointer it is also unique for tensors on the ``meta``
+    device, which have no data: so a model built on ``meta`` is measured without computing
+    anything (instant even at 224x224).
+    """
     storage = tensor.untyped_storage()
     if storage.nbytes() == 0:
         return None
-    return storage.data_ptr(), storage.nbytes()
+    return storage._cdata, storage.nbytes()
 
 
 def _tensors(value: Any) -> list[torch.Tensor]:
@@ -163,7 +169,8 @@ def activation_memory(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 
 
     See the module docstring for the exact definition. The model runs in eval mode under
     ``torch.no_grad`` on zeros of ``input_size`` (batch included); each submodule's training
-    flag is restored afterwards.
+    flag is restored afterwards. The input lives on the device of the model's parameters; for a
+    model on the ``meta`` device nothing is computed, only shapes, and the result is the same.
 
     Raises:
         ValueError: if ``model`` is not an ``nn.Module``, ``input_size`` is not a shape of

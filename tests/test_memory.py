@@ -174,3 +174,14 @@ def test_residual_stack_rejects_bad_arguments():
                    {"channels": 8, "inverted": "yes"}):
         with pytest.raises(ValueError):
             residual_stack(**kwargs)
+
+
+def test_meta_device_gives_the_same_measurement():
+    torch.manual_seed(0)
+    cpu = residual_stack(8, 6, 2, inverted=False)
+    with torch.device("meta"):
+        meta = residual_stack(8, 6, 2, inverted=False)
+    a, b = activation_memory(cpu, (1, 8, 12, 12)), activation_memory(meta, (1, 8, 12, 12))
+    assert [s.live_bytes for s in a.steps] == [s.live_bytes for s in b.steps]
+    assert [s.op for s in a.steps] == [s.op for s in b.steps]
+    assert a.peak == b.peak
