@@ -26,7 +26,6 @@ Example::
 from __future__ import annotations
 
 import datetime as _dt
-import gc
 import json
 import math
 import os
@@ -53,6 +52,8 @@ __all__ = [
     "achieved_gflops",
     "cpu_model",
     "machine_info",
+    "ModelLatency",
+    "measure_models",
     "save_results",
     "load_results",
     "markdown_table",
@@ -233,7 +234,6 @@ def time_callable(
     with torch_threads(threads) as in_force:
         for _ in range(warmup):
             call()
-        gc.collect()  # start every measurement from the same, clean heap
         totals = timer.repeat(repeat=repeats, number=number)
     return Timing(tuple(t / number for t in totals), number=number, warmup=warmup, threads=in_force, label=label)
 
@@ -342,6 +342,121 @@ def achieved_gflops(macs: int | float, seconds: float) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, Real) or not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"seconds must be a finite number > 0, got {seconds!r}")
     return 2.0 * float(macs) / float(seconds) / 1e9
+
+
+# --------------------------------------------------------------------------------------------
+# Whole models: costs and latency side by side
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelLatency:
+    """A model's size, its mult-adds per image and its forward time at several batch sizes.
+
+    ``macs`` are per image at ``resolution``; ``timings[b]`` times one forward pass of a batch of
+    ``b`` images.
+    """
+
+    name: str
+    params: int
+    macs: int
+    resolution: int
+    timings: Mapping[int, Timing]
+
+    def ms_per_image(self, batch: int) -> float:
+        """Median milliseconds per image at batch size ``batch``."""
+        return self._timing(batch).median_ms / batch
+
+    def gflops(self, batch: int) -> float:
+        """Achieved GFLOP/s at batch size ``batch``: 2 · macs · batch / median time."""
+        return achieved_gflops(self.macs * batch, self._timing(batch).median_s)
+
+    def _timing(self, batch: int) -> Timing:
+        if batch not in self.timings:
+            raise ValueError(f"{self.name} was timed at batch sizes {sorted(self.timings)}, not {batch!r}")
+        return self.timings[batch]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "params": self.params,
+            "macs": self.macs,
+            "resolution": self.resolution,
+            "timings": {str(b): t.to_dict() for b, t in sorted(self.timings.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelLatency:
+        try:
+            return cls(
+                name=d["name"],
+                params=int(d["params"]),
+                macs=int(d["macs"]),
+                resolution=int(d["resolution"]),
+                timings={int(b): Timing.from_dict(t) for b, t in d["timings"].items()},
+            )
+        except KeyError as err:
+            raise ValueError(f"a ModelLatency dict needs the key {err.args[0]!r}") from None
+
+
+def measure_models(
+    models: Sequence[str] | Mapping[str, Callable[[], nn.Module]],
+    *,
+    batch_sizes: Sequence[int] = (1, 16),
+    resolution: int = 224,
+    in_channels: int = 3,
+    repeats: int = 20,
+    warmup: int = 3,
+    threads: int | None = None,
+    seed: int = 0,
+) -> list[ModelLatency]:
+    """Params, mult-adds and forward time of each model, one :class:`ModelLatency` per model.
+
+    ``models`` is a list of names for :func:`mobilenet_lib.models.create_model` or a mapping
+    name -> zero-argument builder. Each model is built with ``torch.manual_seed(seed)`` (without
+    disturbing the caller's generator), counted once with
+    :func:`mobilenet_lib.costs.count_macs` at ``resolution``, then timed at every batch size with
+    :func:`time_model`.
+    """
+    from mobilenet_lib.costs import count_macs, count_params  # costs imports nothing from here
+    from mobilenet_lib.models import create_model
+
+    if isinstance(models, Mapping):
+        builders = dict(models)
+    elif isinstance(models, Sequence) and not isinstance(models, (str, bytes)):
+        builders = {name: (lambda name=name: create_model(name)) for name in models}
+    else:
+        raise ValueError(f"models must be a list of model names or a mapping name -> builder, got {models!r}")
+    if not builders:
+        raise ValueError("models must name at least one model")
+    if isinstance(batch_sizes, (str, bytes)) or not isinstance(batch_sizes, Sequence) or not batch_sizes:
+        raise ValueError(f"batch_sizes must be a non-empty sequence of positive integers, got {batch_sizes!r}")
+    batches = [_count(f"batch_sizes[{i}]", b) for i, b in enumerate(batch_sizes)]
+    resolution, in_channels = _count("resolution", resolution), _count("in_channels", in_channels)
+    seed = _count("seed", seed, minimum=0)
+
+    out = []
+    for name, build in builders.items():
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = build()
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"the builder for {name!r} returned {type(model).__name__}, not an nn.Module")
+        macs = count_macs(model, (1, in_channels, resolution, resolution))
+        timings = {
+            b: time_model(
+                model,
+                (b, in_channels, resolution, resolution),
+                repeats=repeats,
+                warmup=warmup,
+                threads=threads,
+                seed=seed,
+                label=f"{name} batch {b}",
+            )
+            for b in batches
+        }
+        out.append(ModelLatency(name, count_params(model), macs, resolution, timings))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

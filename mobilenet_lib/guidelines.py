@@ -28,7 +28,7 @@ parameter so that tests can run the same code in milliseconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral
@@ -61,6 +61,8 @@ __all__ = [
     "measure",
     "run_guideline",
     "relative_speeds",
+    "comparison_rows",
+    "comparison_columns",
 ]
 
 #: The four guidelines, as the paper states them.
@@ -509,3 +511,55 @@ def relative_speeds(results: Sequence[GuidelineResult]) -> list[float]:
         raise ValueError("relative_speeds needs timed results (measure(..., time=True))")
     first = results[0].timing.median_s  # type: ignore[union-attr]
     return [first / r.timing.median_s for r in results]  # type: ignore[union-attr]
+
+
+def comparison_rows(runs: Mapping[int, Sequence[GuidelineResult]]) -> list[dict[str, Any]]:
+    """One guideline's measurements beside the paper's, one dict per variant.
+
+    ``runs`` maps a thread count to the timed results of the same variants (same guideline and
+    width) measured with that many threads. Each row has the variant's ``name``, ``setting``,
+    ``macs_m`` (millions of mult-adds), ``mac_m`` (millions of values of memory access cost),
+    ``ms_<t>`` (median ms per forward pass) and ``speed_<t>`` (speed relative to the first variant)
+    for every thread count ``t``, and the paper's relative speeds ``paper_gpu`` / ``paper_arm``.
+    """
+    if not runs:
+        raise ValueError("runs must map at least one thread count to results")
+    lists = list(runs.values())
+    names = [r.name for r in lists[0]]
+    guideline = lists[0][0].guideline if lists[0] else None
+    for results in lists:
+        if [r.name for r in results] != names or any(r.guideline != guideline for r in results):
+            raise ValueError("every entry of runs must hold the same guideline's variants in the same order")
+    paper = PAPER_TABLES[guideline]  # type: ignore[index]
+    paper_gpu = dict(zip(paper.rows, paper.relative("gpu")))
+    paper_arm = dict(zip(paper.rows, paper.relative("arm")))
+    speeds = {t: relative_speeds(results) for t, results in runs.items()}
+    rows = []
+    for i, r in enumerate(lists[0]):
+        row: dict[str, Any] = {
+            "name": r.name,
+            "setting": r.setting,
+            "macs_m": r.macs / 1e6,
+            "mac_m": r.memory_access_cost / 1e6,
+        }
+        for t, results in runs.items():
+            row[f"ms_{t}"] = results[i].timing.median_ms  # type: ignore[union-attr]
+            row[f"speed_{t}"] = speeds[t][i]
+        row["paper_gpu"] = paper_gpu.get(r.name)
+        row["paper_arm"] = paper_arm.get(r.name)
+        rows.append(row)
+    return rows
+
+
+def comparison_columns(threads: Sequence[int]) -> list[tuple[str, str]]:
+    """(key, title) pairs for :func:`comparison_rows`' rows (e.g. for ``markdown_table``)."""
+    columns = [
+        ("name", "variant"),
+        ("setting", "widths"),
+        ("macs_m", "mult-adds (M)"),
+        ("mac_m", "memory access cost (M values)"),
+    ]
+    for t in threads:
+        s = "s" if t != 1 else ""
+        columns += [(f"ms_{t}", f"ms, {t} thread{s}"), (f"speed_{t}", f"relative speed, {t} thread{s}")]
+    return columns + [("paper_gpu", "paper: GPU relative speed"), ("paper_arm", "paper: ARM relative speed")]

@@ -199,3 +199,46 @@ def test_markdown_table() -> None:
         markdown_table([{"name": "a"}], [("ms", "ms")])
     with pytest.raises(ValueError, match="column"):
         markdown_table(rows, [])
+
+
+def test_measure_models_costs_and_times_each_batch_size() -> None:
+    from mobilenet_lib.benchmark import ModelLatency, measure_models
+    from mobilenet_lib.costs import count_macs
+
+    builders = {"tiny": lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU())}
+    state = torch.random.get_rng_state()
+    (row,) = measure_models(builders, batch_sizes=(1, 4), resolution=8, repeats=2, warmup=1, threads=1)
+    assert torch.equal(state, torch.random.get_rng_state())  # seeded without touching the caller's RNG
+    assert isinstance(row, ModelLatency) and row.name == "tiny" and row.resolution == 8
+    assert row.params == 3 * 8 * 9 and row.macs == 3 * 8 * 9 * 64  # per image
+    assert sorted(row.timings) == [1, 4] and row.timings[4].threads == 1
+    assert row.ms_per_image(4) == pytest.approx(row.timings[4].median_ms / 4)
+    assert row.gflops(4) == pytest.approx(2 * row.macs * 4 / row.timings[4].median_s / 1e9)
+    with pytest.raises(ValueError, match="batch sizes \\[1, 4\\]"):
+        row.ms_per_image(16)
+    back = ModelLatency.from_dict(json.loads(json.dumps(row.to_dict())))
+    assert back.macs == row.macs and sorted(back.timings) == [1, 4]
+    assert back.timings[1].times_s == pytest.approx(row.timings[1].times_s)
+    # library models by name: the mult-adds are the cost module's count
+    (v3s,) = measure_models(["mobilenet_v3_small"], batch_sizes=(1,), resolution=32, repeats=1, warmup=0)
+    from mobilenet_lib.models import create_model
+
+    assert v3s.macs == count_macs(create_model("mobilenet_v3_small"), (1, 3, 32, 32))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"models": "resnet18"}, "models"),
+        ({"models": []}, "at least one"),
+        ({"models": ["resnet18"], "batch_sizes": ()}, "batch_sizes"),
+        ({"models": ["resnet18"], "batch_sizes": (0,)}, "batch_sizes\\[0\\]"),
+        ({"models": ["no_such_net"]}, "unknown model"),
+        ({"models": {"x": lambda: 3}}, "not an nn.Module"),
+    ],
+)
+def test_measure_models_rejects_bad_arguments(kwargs: dict, match: str) -> None:
+    from mobilenet_lib.benchmark import measure_models
+
+    with pytest.raises(ValueError, match=match):
+        measure_models(**kwargs, resolution=8, repeats=1, warmup=0)
