@@ -77,10 +77,12 @@ def test_widget_redraws_well_under_200_ms_across_its_range():
     times = []
     for n in range(WIDGET_DIMS[0], WIDGET_DIMS[1] + 1, 12):
         for activation in ("relu", "relu6", "linear", "hswish"):
-            start = time.perf_counter()
+            start = time.process_time()
             _render(plot_reconstruction(n=n, seed=n % 7, activation=activation))
-            times.append(time.perf_counter() - start)
-    # The budget is 200 ms on 2 cores; the margin allows for a loaded test machine.
+            times.append(time.process_time() - start)
+    # CPU time of this process (figure building and PNG rendering are single-threaded), so other
+    # jobs on a shared machine do not count against the 200 ms budget; the median allows for a
+    # few slow outliers (garbage collection, first-use imports).
     assert np.median(times) < 0.2, f"median redraw {1e3 * np.median(times):.0f} ms"
 
 
