@@ -464,6 +464,9 @@ def count_macs(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224)) -
     The model runs once in eval mode under ``torch.no_grad`` on a zero tensor of ``input_size``
     (batch included, so a batch of 8 counts 8 images); every submodule's training flag is restored
     afterwards. Only convolutions and matrix products are counted, as in the papers.
+
+    The count depends on shapes only, so a model built on the meta device
+    (``with torch.device("meta"): net = resnet50()``) is counted without computing anything.
     """
     # Imported here: flop_counter pulls in torch's tensor-subclass machinery, which a plain
     # ``import mobilenet_lib.costs`` does not need.

@@ -132,8 +132,8 @@ def test_group_conv_matches_torch(groups, m_per, n_per, dk, df):
     stride=st.integers(1, 3),
     padding=st.integers(0, 2),
     dilation=st.integers(1, 2),
-    h=st.integers(6, 20),
-    w=st.integers(6, 20),
+    h=st.integers(9, 20),  # a 5-wide kernel at dilation 2 spans 9 pixels
+    w=st.integers(9, 20),
     batch=st.integers(1, 3),
     bias=st.booleans(),
 )
@@ -403,3 +403,134 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------------------
+# Whole models: the table's total == FlopCounterMode, and the reference numbers
+# ------------------------------------------------------------------------------------------
+
+# (builder name, kwargs, params, mult-adds in millions as printed in
+# /work/shared/reference/numbers.md: the test compares at the printed precision)
+KNOWN_MODELS = [
+    ("mobilenet_v1", {}, 4_231_976, "568.7"),
+    ("mobilenet_v1", {"width_mult": 0.75}, 2_585_560, "325.4"),
+    ("mobilenet_v1", {"width_mult": 0.5}, 1_331_592, "149.5"),
+    ("mobilenet_v1", {"width_mult": 0.25}, 470_072, "41.0"),
+    ("mobilenet_v1", {"full_conv": True}, 29_294_088, "4867.29"),
+    ("mobilenet_v2", {}, 3_504_872, "300.77"),
+    ("mobilenet_v2", {"width_mult": 0.75}, 2_636_424, "209.07"),
+    ("mobilenet_v2", {"width_mult": 0.5}, 1_968_680, "97.13"),
+    ("mobilenet_v3_large", {}, 5_483_032, "216.59"),
+    ("mobilenet_v3_small", {}, 2_542_856, "56.51"),
+    ("shufflenet_v2", {"width": "0.5x"}, 1_366_792, "40.48"),
+    ("shufflenet_v2", {"width": "1.0x"}, 2_278_604, "144.91"),
+    ("shufflenet_v2", {"width": "1.5x"}, 3_503_624, "295.76"),
+    ("shufflenet_v2", {"width": "2.0x"}, 7_393_996, "583.25"),
+    ("resnet18", {}, 11_689_512, "1814.07"),
+    ("resnet50", {}, 25_557_032, "4089.18"),
+]
+# Other resolutions (builder, kwargs, side, mult-adds in millions).
+KNOWN_RESOLUTIONS = [
+    ("mobilenet_v1", {}, 192, "418.1"),
+    ("mobilenet_v1", {}, 160, "290.7"),
+    ("mobilenet_v1", {}, 128, "186.4"),
+    ("mobilenet_v2", {}, 192, "221.32"),
+    ("mobilenet_v2", {}, 160, "154.08"),
+    ("mobilenet_v2", {}, 128, "99.07"),
+    ("mobilenet_v2", {}, 96, "56.29"),
+]
+
+
+def model_id(builder, kwargs):
+    return builder + "".join(f"-{k}={v}" for k, v in kwargs.items())
+
+
+@functools.cache
+def _model(builder: str, frozen_kwargs: tuple, device: str) -> nn.Module:
+    models = pytest.importorskip("mobilenet_lib.models")
+    torch.manual_seed(0)
+    with torch.device(device):
+        return getattr(models, builder)(**dict(frozen_kwargs))
+
+
+def model(builder: str, kwargs: dict, device: str = "meta") -> nn.Module:
+    """A cached model, by default on the meta device: shapes without data, so counting is instant.
+
+    FlopCounterMode and the layer table depend on shapes only;
+    test_meta_device_counts_like_real_tensors checks that this changes nothing.
+    """
+    return _model(builder, tuple(sorted(kwargs.items())), device)
+
+
+@pytest.mark.parametrize("builder", ["mobilenet_v1", "mobilenet_v3_small"])
+def test_meta_device_counts_like_real_tensors(builder):
+    real, meta = model(builder, {}, "cpu"), model(builder, {})
+    assert next(real.parameters()).device.type == "cpu" and next(meta.parameters()).device.type == "meta"
+    size = (1, 3, 64, 64)
+    assert count_macs(real, size) == count_macs(meta, size)
+    assert layer_table(real, size).to_rows() == layer_table(meta, size).to_rows()
+    assert count_params(real) == count_params(meta)
+
+
+def assert_millions(macs: int, printed: str) -> None:
+    decimals = len(printed.split(".")[1])
+    assert round(macs / 1e6, decimals) == pytest.approx(float(printed), abs=10 ** -(decimals + 3))
+
+
+@pytest.mark.parametrize("builder, kwargs, params, macs_m", KNOWN_MODELS, ids=[model_id(b, k) for b, k, _, _ in KNOWN_MODELS])
+def test_model_table_equals_torch_count_and_reference(builder, kwargs, params, macs_m):
+    net = model(builder, kwargs)
+    counted = count_macs(net)
+    table = layer_table(net)
+    assert table.total.macs == counted  # every formula row, summed, is exactly what torch counts
+    assert_millions(counted, macs_m)
+    assert count_params(net) == table.total_params == params
+    assert table.other_params > 0  # batch norm, which the conv/linear rows leave out
+    # The per-block view adds up to the same totals
+    groups = table.group_by(2)
+    assert sum(g.macs for g in groups) == counted
+    assert sum(g.params for g in groups) == table.total.params
+
+
+@pytest.mark.parametrize("builder, kwargs, side, macs_m", KNOWN_RESOLUTIONS, ids=[f"{b}-{s}" for b, _, s, _ in KNOWN_RESOLUTIONS])
+def test_model_macs_at_other_resolutions(builder, kwargs, side, macs_m):
+    net = model(builder, kwargs)
+    counted = count_macs(net, (1, 3, side, side))
+    assert layer_table(net, (1, 3, side, side)).total.macs == counted
+    assert_millions(counted, macs_m)
+
+
+# Odd and small sides exercise the padding arithmetic of every stride-2 layer.
+ALL_DEFAULT_MODELS = sorted({b for b, _, _, _ in KNOWN_MODELS})
+
+
+@pytest.mark.parametrize("side", [97, 160])
+@pytest.mark.parametrize("builder", ALL_DEFAULT_MODELS)
+def test_model_table_equals_torch_count_at_other_sizes(builder, side):
+    net = model(builder, {})
+    size = (2, 3, side, side + 32)  # a batch of two non-square images
+    assert layer_table(net, size).total.macs == count_macs(net, size)
+
+
+def test_where_mobilenet_v1_compute_goes():
+    """The MobileNet paper's Table 2, reproduced from the per-layer formulas."""
+    shares = layer_table(model("mobilenet_v1", {})).share_by_kind()
+    percent = {kind: (round(100 * s.macs, 2), round(100 * s.params, 2)) for kind, s in shares.items()}
+    assert percent["pointwise"][0] == 94.86
+    assert percent["depthwise"][0] == 3.06
+    assert percent["conv"][0] == 1.91
+    assert percent["linear"][0] == 0.18
+    assert percent["pointwise"][1] == 74.57
+    assert percent["linear"][1] == 24.35
+    assert set(shares) == {"conv", "depthwise", "pointwise", "linear"}
+    assert shares["depthwise"].layers == 13 and shares["pointwise"].layers == 13
+
+
+def test_shufflenet_1x1_rows_memory_access_cost_matches_formula():
+    """ShuffleNet V2's 1x1 convs are bias-free: their rows are the paper's h·w·(c1+c2) + c1·c2."""
+    table = layer_table(model("shufflenet_v2", {}))
+    pointwise = [r for r in table if r.kind == "pointwise"]
+    assert pointwise
+    for r in pointwise:
+        _, c1, h, w = r.input_shape
+        assert r.memory_access_cost == memory_access_cost_1x1(h, w, c1, r.output_shape[1])
