@@ -1,0 +1,100 @@
+"""Tests for mobilenet_lib.viz.squeeze_excitation: figures, widgets and their update speed."""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+
+import pytest
+
+from mobilenet_lib import se_study
+from mobilenet_lib.viz import squeeze_excitation as viz
+
+
+def _bar_heights(ax):
+    return [p.get_height() for p in ax.patches]
+
+
+def test_se_demo_figure_shows_the_gates_it_computed():
+    fig = viz.plot_se_demo("flower", 1, strength=6.0, gate="h-sigmoid")
+    gates = se_study.se_demo("flower", 1, 6.0, "h-sigmoid").gates.tolist()
+    photo, squeeze, gate_ax, maps = fig.axes
+    assert _bar_heights(gate_ax) == pytest.approx(gates)
+    assert len(_bar_heights(squeeze)) == 8
+    texts = " ".join(t.get_text() for t in maps.texts)
+    for c in viz.SHOWN_CHANNELS:
+        assert f"x {gates[c]:.2f}" in texts
+    assert "turned 90" in photo.get_title()
+
+
+def test_mosaic_after_tiles_are_before_tiles_times_gate():
+    demo = se_study.se_demo("china", 0)
+    mosaic = viz._mosaic(demo, viz.SHOWN_CHANNELS, gap=4, row_gap=16)
+    h, w = demo.before.shape[1:]
+    for col, c in enumerate(viz.SHOWN_CHANNELS):
+        x0 = col * (w + 4)
+        before, after = mosaic[:h, x0 : x0 + w], mosaic[h + 16 :, x0 : x0 + w]
+        assert before.max() == pytest.approx(1.0)
+        assert after == pytest.approx(before * float(demo.gates[c]), abs=1e-5)
+
+
+def test_gate_comparison_has_three_panels_with_swapped_orientation():
+    fig = viz.plot_gate_comparison("china")
+    upright, turned, untrained = (_bar_heights(ax) for ax in fig.axes)
+    assert upright[0] == pytest.approx(turned[1]) and upright[1] == pytest.approx(turned[0])
+    assert untrained == pytest.approx(se_study.random_se_gates("china", 0, 0).tolist())
+
+
+def test_se_cost_figure_totals():
+    fig = viz.plot_se_cost(4, "large", 8)
+    params_ax, macs_ax = fig.axes[:2]
+    blocks = se_study.v3_se_blocks("large", 4, 8)
+    total = sum(b.cost.fc.params for b in blocks)
+    assert sum(_bar_heights(params_ax)) == pytest.approx(total / 1e3)
+    assert f"+{total:,} params" in params_ax.get_title()
+    assert len(macs_ax.patches) == 2 * len(blocks)
+
+
+def test_cost_without_se_is_cached_and_checked():
+    a = viz.v3_cost_without_se("small")
+    assert a is viz.v3_cost_without_se("small")
+    with pytest.raises(ValueError):
+        viz.v3_cost_without_se("tiny")
+
+
+def test_placement_diagram_names_both_blocks():
+    fig = viz.plot_se_placement()
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any("SE-ResNet" in t for t in titles) and any("V3" in t for t in titles)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert sum("SE:" in t for t in texts) == 2
+
+
+def test_widgets_build_and_update():
+    pytest.importorskip("ipywidgets")
+    w = viz.se_demo_widget()
+    image, strength = w.children[0].children
+    rotate, gate = w.children[1].children
+    image.value, rotate.value, strength.value, gate.value = "grace_hopper", 1, 8.0, "h-sigmoid"
+    c = viz.se_cost_widget()
+    reduction, variant, divisor = c.children[0].children
+    reduction.value, variant.value, divisor.value = 16, "small", 1
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    fn(*args).savefig(io.BytesIO(), format="png", dpi=72)
+    return time.perf_counter() - t0
+
+
+def test_widget_updates_are_fast():
+    viz.plot_se_demo()  # warm the photo and filter caches, as the widget's first draw does
+    viz.v3_cost_without_se("large")
+    viz.v3_cost_without_se("small")
+    demo = [_timed(viz.plot_se_demo, im, r, s, "sigmoid") for im in se_study.DEMO_IMAGES for r in (0, 1)
+            for s in (0.0, 12.0)]
+    cost = [_timed(viz.plot_se_cost, r, v, 8) for r in viz.REDUCTIONS for v in ("large", "small")]
+    # target: well under 200 ms on 2 idle cores; generous margin for a loaded test machine
+    assert statistics.median(demo) < 1.0
+    assert statistics.median(cost) < 1.0
