@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from fractions import Fraction
@@ -63,18 +64,12 @@ def test_cost_arithmetic_and_repr():
     assert repr(Cost(2_359_296, 462_422_016)) == "Cost(params=2_359_296, macs=462_422_016)"
     assert eval(repr(a), {"Cost": Cost}) == a
     assert str(Cost(2_359_296, 462_422_016)) == "2.36M params, 462.42M mult-adds"
-    with pytest.raises(dataclasses_frozen_error()):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         a.params = 3  # type: ignore[misc]
     with pytest.raises(TypeError):
         a * 1.5  # type: ignore[operator]
     with pytest.raises(TypeError):
         a + 1  # type: ignore[operator]
-
-
-def dataclasses_frozen_error():
-    import dataclasses
-
-    return dataclasses.FrozenInstanceError
 
 
 # ------------------------------------------------------------------------------------------
@@ -541,3 +536,11 @@ def test_shufflenet_1x1_rows_memory_access_cost_matches_formula():
     for r in pointwise:
         _, c1, h, w = r.input_shape
         assert r.memory_access_cost == memory_access_cost_1x1(h, w, c1, r.output_shape[1])
+
+
+def test_mobilenet_v1_14x14_blocks_are_table3_layers():
+    """Each of V1's five 14×14×512 separable blocks is exactly Table 3's depthwise separable row."""
+    _, separable, _, _ = mobilenet_v1_table3()
+    blocks = layer_table(model("mobilenet_v1", {})).group_by(2)
+    matching = [g for g in blocks if (g.macs, g.params) == (separable.macs, separable.params)]
+    assert len(matching) == 5 and all(g.layers == 2 for g in matching)
