@@ -122,13 +122,13 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
     width multiplier makes channel counts like 32 * 0.35 = 11.2, and hardware prefers multiples of
     8. Rounding to nearest could lose more than 10 % of the channels (e.g. 12 -> 8), so in that
     case one more ``divisor`` is added. The result is at least ``min_value`` (default:
-    ``divisor``).
+    ``divisor``), also for ``v = 0`` (MobileNet V3's SE on fewer than 4 channels squeezes to 8).
 
     >>> make_divisible(11.2), make_divisible(12), make_divisible(1280 * 1.4)
     (16, 16, 1792)
     """
-    if isinstance(v, bool) or not isinstance(v, Real) or not v > 0:
-        raise ValueError(f"v must be a positive number, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, Real) or not v >= 0:
+        raise ValueError(f"v must be a non-negative number, got {v!r}")
     divisor = _positive_int("divisor", divisor)
     min_value = divisor if min_value is None else _positive_int("min_value", min_value)
     new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)

@@ -43,6 +43,7 @@ BN_SUFFIXES = ["weight", "bias", "running_mean", "running_var", "num_batches_tra
         (12, 8, 16),  # ties round up (int(12 + 4) // 8 * 8)
         (8.4, 8, 8),  # 24 * 0.35: 8 keeps 95 %
         (3, 8, 8),  # never below the divisor
+        (0, 8, 8),  # as the reference: an SE on < 4 channels still squeezes to 8
         (1792, 8, 1792),  # 1280 * 1.4
         (24 * 0.75, 8, 24),  # 18 -> 16 would keep 89 %, so 24
         (100, 1, 100),

@@ -93,7 +93,8 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("shuffle-groups-zero", lambda: channel_shuffle(torch.zeros(1, 6, 2, 2), 0), r"groups must be a positive integer"),
     ("se-wrong-channels", lambda: SqueezeExcitation(16, 4).gates(torch.zeros(1, 8, 2, 2)), r"expects 16 input channels"),
     ("basic-block-stride-3", lambda: BasicBlock(64, 64, stride=3), r"stride must be 1 or 2"),
-    ("make-divisible-zero", lambda: make_divisible(0), r"v must be a positive number, got 0"),
+    ("make-divisible-negative", lambda: make_divisible(-1), r"v must be a non-negative number, got -1"),
+    ("make-divisible-nan", lambda: make_divisible(float("nan")), r"v must be a non-negative number, got nan"),
     ("make-divisible-divisor", lambda: make_divisible(10, divisor=0), r"divisor must be a positive integer"),
     # checkpoints
     ("checkpoint-not-a-model", lambda: load_checkpoint("mobilenet_v2", Path("x.pth")), r"model must be a torch\.nn\.Module, got str"),
