@@ -104,7 +104,7 @@ _register(
 )
 _register("benchmark", "Timing", "time_callable", "time_model", "matmul_gflops", "achieved_gflops", "machine_info")
 _register("int8_activations", "Int8Grid", "Int8Error", "h_swish_int8", "swish_int8", "int8_error", "int8_study")
-_register("activation_timing", "ActivationTiming", "time_activations")
+_register("activation_costs", "ActivationTiming", "time_activations", "ActivationSite", "activation_sites")
 _register("se_study", "hand_set_se", "se_demo", "se_cost", "SECost", "v3_se_blocks", "with_se_reduction")
 _register("deploy", "fold_batchnorm", "fold_conv_bn", "find_conv_bn_pairs", "prepare_for_inference", "InferenceModel")
 

@@ -1,11 +1,16 @@
-"""How long smooth and hard activations take on this CPU, per million values.
+"""What activations cost: time per value on this CPU, and how many values a network activates.
 
 The "hard" in h-swish is about cost: ``ReLU6(x + 3) / 6`` needs an add, a clamp and a multiply,
-while the sigmoid needs an exponential and a division. This module times both families on the
-machine it runs on, in two forms each: the eager composition of torch operations a reader would
-write, and the fused PyTorch kernel, plus this library's own functions. It measures with
-:func:`mobilenet_lib.benchmark.time_callable` (warm-up, median of repeats, fixed threads), like
-every timing in the book; the numbers are one machine's, never universal constants.
+while the sigmoid needs an exponential and a division.
+
+- :func:`time_activations` times both families on the machine it runs on, in two forms each: the
+  eager composition of torch operations a reader would write and the fused PyTorch kernel, plus
+  this library's own functions. It measures with :func:`mobilenet_lib.benchmark.time_callable`
+  (warm-up, median of repeats, fixed threads), like every timing in the book; the numbers are one
+  machine's, never universal constants.
+- :func:`activation_sites` runs a network once and records every activation module it calls, with
+  the number of values it activates. An activation's cost is proportional to that number, which is
+  why MobileNet V3 can afford h-swish in its deeper half, where the maps are small.
 
 Example::
 
@@ -16,15 +21,17 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from mobilenet_lib import activations
 from mobilenet_lib.benchmark import Timing, time_callable
 
-__all__ = ["ActivationTiming", "activation_implementations", "time_activations"]
+__all__ = ["ActivationTiming", "activation_implementations", "time_activations", "ActivationSite", "activation_sites"]
 
 
 def activation_implementations() -> dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]]:
@@ -93,3 +100,66 @@ def time_activations(
         )
         rows.append(ActivationTiming(name, family, n, timing))
     return rows
+
+
+#: Activation modules :func:`activation_sites` records, by the name it reports.
+_ACTIVATION_TYPES: dict[type[nn.Module], str] = {
+    nn.ReLU: "ReLU",
+    nn.ReLU6: "ReLU6",
+    nn.Hardswish: "h-swish",
+    nn.Hardsigmoid: "h-sigmoid",
+    nn.Sigmoid: "sigmoid",
+    nn.SiLU: "swish",
+    activations.HSwish: "h-swish",
+    activations.HSigmoid: "h-sigmoid",
+    activations.Swish: "swish",
+}
+
+
+@dataclass(frozen=True)
+class ActivationSite:
+    """One call of an activation module: its qualified name, kind, input shape and value count."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+
+    @property
+    def values(self) -> int:
+        """Number of values activated (the product of the shape, batch included)."""
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+def activation_sites(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224)) -> list[ActivationSite]:
+    """Every activation call of one forward pass (eval mode, zeros input), in call order.
+
+    Activations inside squeeze-and-excitation modules run on pooled (1x1) maps, so they show up
+    with tiny value counts. Training flags are restored afterwards.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(input_size, (str, bytes)) or not isinstance(input_size, Sequence) or len(input_size) != 4:
+        raise ValueError(f"input_size must be (batch, channels, height, width), got {input_size!r}")
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in input_size):
+        raise ValueError(f"input_size must hold positive ints, got {input_size!r}")
+    sites: list[ActivationSite] = []
+    names = {m: n for n, m in model.named_modules()}
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        sites.append(ActivationSite(names[module], _ACTIVATION_TYPES[type(module)], tuple(output.shape)))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if type(m) in _ACTIVATION_TYPES]
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(tuple(input_size)))
+    finally:
+        for h in handles:
+            h.remove()
+        for m, flag in flags:
+            m.training = flag
+    return sites

@@ -1,11 +1,11 @@
-"""Tests for mobilenet_lib.activation_timing (correctness of what is timed, not the speed)."""
+"""Tests for mobilenet_lib.activation_costs: what is timed (not the speed) and activation counts."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from mobilenet_lib.activation_timing import activation_implementations, time_activations
+from mobilenet_lib.activation_costs import activation_implementations, time_activations
 
 
 def test_implementations_compute_their_family():
@@ -35,3 +35,46 @@ def test_time_activations_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         time_activations(**kwargs)
 
+
+
+def test_activation_sites_on_a_small_network():
+    from torch import nn
+
+    from mobilenet_lib.activation_costs import activation_sites
+    from mobilenet_lib.activations import HSwish
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 1), HSwish())
+    model.train()
+    sites = activation_sites(model, (2, 3, 8, 8))
+    assert [(s.name, s.kind, s.shape, s.values) for s in sites] == [
+        ("1", "ReLU", (2, 4, 4, 4), 128),
+        ("3", "h-swish", (2, 6, 4, 4), 192),
+    ]
+    assert model.training  # flags restored
+
+
+def test_activation_sites_on_v3_large_split_by_depth():
+    from mobilenet_lib.activation_costs import activation_sites
+    from mobilenet_lib.models import mobilenet_v3_large
+
+    sites = activation_sites(mobilenet_v3_large())
+    kinds = [s.kind for s in sites if "fc" not in s.name and s.values > 1000]
+    # the stem uses h-swish; then ReLU in the first half and h-swish in the second (the paper's table)
+    assert kinds[0] == "h-swish"
+    first_hs = kinds.index("h-swish", 1)
+    assert set(kinds[1:first_hs]) == {"ReLU"} and set(kinds[first_hs:]) == {"h-swish"}
+    # SE gates run on pooled 1x1 maps
+    assert all(s.shape[2:] == (1, 1) for s in sites if s.kind == "h-sigmoid")
+
+
+def test_activation_sites_rejects_bad_arguments():
+    from torch import nn
+
+    from mobilenet_lib.activation_costs import activation_sites
+
+    with pytest.raises(ValueError):
+        activation_sites("model")
+    with pytest.raises(ValueError):
+        activation_sites(nn.ReLU(), (1, 3, 8))
+    with pytest.raises(ValueError):
+        activation_sites(nn.ReLU(), (1, 3, 0, 8))

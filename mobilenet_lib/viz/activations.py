@@ -7,7 +7,7 @@ functions, so importing this module stays cheap.
 - :func:`plot_activations`  a smooth activation against its hard version: values, derivatives
                             and their difference, over any window (the widget zooms it).
 - :func:`plot_int8_error`   the int8 kernels' output error over every input code.
-- :func:`plot_activation_timing`  bar chart of :func:`~mobilenet_lib.activation_timing.time_activations`.
+- :func:`plot_activation_timing`  bar chart of :func:`~mobilenet_lib.activation_costs.time_activations`.
 - :func:`activation_widget`  the zoom-and-compare widget around :func:`plot_activations`.
 """
 
@@ -23,7 +23,7 @@ from mobilenet_lib import activations
 if TYPE_CHECKING:  # imported lazily at run time
     from matplotlib.figure import Figure
 
-    from mobilenet_lib.activation_timing import ActivationTiming
+    from mobilenet_lib.activation_costs import ActivationTiming
 
 __all__ = [
     "PAIRS",
