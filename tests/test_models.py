@@ -278,6 +278,18 @@ def test_models_package_names_are_registered_at_the_root() -> None:
         assert getattr(mobilenet_lib, name) is getattr(models, name)
 
 
+def test_importing_the_models_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mobilenet_lib; mobilenet_lib.create_model; import mobilenet_lib.checkpoint; "
+        "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'sklearn', 'torchvision') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 # ------------------------------------------------------------------------ initialization
 
 

@@ -66,11 +66,11 @@ def _check_settings(settings: Any) -> tuple[V2Stage, ...]:
     for i, row in enumerate(settings):
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != 4:
             raise ValueError(f"inverted_residual_setting[{i}] must be a (t, c, n, s) row, got {row!r}")
-        t = positive_float(f"inverted_residual_setting[{i}].t", row[0])
+        positive_float(f"inverted_residual_setting[{i}].t", row[0])  # t may be fractional, e.g. 2.5
         c, n, s = (positive_int(f"inverted_residual_setting[{i}].{k}", v) for k, v in zip("cns", row[1:]))
         if s not in (1, 2):
             raise ValueError(f"inverted_residual_setting[{i}].s must be 1 or 2, got {s}")
-        rows.append(V2Stage(int(t) if t == int(t) else t, c, n, s))  # type: ignore[arg-type]
+        rows.append(V2Stage(row[0], c, n, s))
     return tuple(rows)
 
 
