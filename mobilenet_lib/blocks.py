@@ -41,6 +41,7 @@ from torch import nn
 
 __all__ = [
     "ActivationFactory",
+    "is_traced",
     "make_divisible",
     "ConvNormAct",
     "DepthwiseSeparableConv",
@@ -102,7 +103,18 @@ def _make_activation(activation: ActivationFactory | None, name: str = "activati
     return module
 
 
+def is_traced(x: Any) -> bool:
+    """True while ``torch.fx`` traces a forward pass (``x`` is a Proxy with no known shape).
+
+    Input checks are skipped then, so the blocks and models stay traceable (FX quantization,
+    graph inspection); they run on every real tensor.
+    """
+    return isinstance(x, torch.fx.Proxy)
+
+
 def _check_input(x: Any, channels: int, block: str) -> None:
+    if is_traced(x):
+        return
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"{block} expects a 4-D tensor (batch, channels, height, width), got {shape}")
@@ -415,6 +427,7 @@ class InvertedResidual(nn.Module):
         return self.conv if self.layout == "v2" else self.block
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.in_channels, "InvertedResidual")
         out = self.body(x)
         if self.use_res_connect:
             out = out + x
@@ -440,14 +453,16 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     the next group convolution sees channels from every group. It is a fixed permutation;
     ``channel_shuffle(channel_shuffle(x, g), C // g)`` gives ``x`` back.
     """
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"channel_shuffle expects a 4-D tensor (N, C, H, W), got {shape}")
     groups = _positive_int("groups", groups)
-    n, c, h, w = x.shape
-    if c % groups:
-        raise ValueError(f"the number of channels ({c}) must be divisible by groups ({groups})")
-    return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+    if not is_traced(x):
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"channel_shuffle expects a 4-D tensor (N, C, H, W), got {shape}")
+        if x.shape[1] % groups:
+            raise ValueError(f"the number of channels ({x.shape[1]}) must be divisible by groups ({groups})")
+    # (N, C, H, W) -> (N, g, C/g, H, W) -> (N, C/g, g, H, W) -> (N, C, H, W). Written without
+    # reading the shape, so torch.fx can trace it.
+    return x.unflatten(1, (groups, -1)).transpose(1, 2).flatten(1, 2)
 
 
 class ChannelShuffle(nn.Module):
@@ -508,6 +523,7 @@ class ShuffleV2Block(nn.Module):
         self.stride = stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.in_channels, "ShuffleV2Block")
         if self.stride == 1:
             left, right = x.chunk(2, dim=1)
             out = torch.cat((left, self.branch2(right)), dim=1)

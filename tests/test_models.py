@@ -278,6 +278,18 @@ def test_models_package_names_are_registered_at_the_root() -> None:
         assert getattr(mobilenet_lib, name) is getattr(models, name)
 
 
+@pytest.mark.parametrize("name", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "shufflenet_v2_x0_5", "resnet18"])
+def test_models_trace_with_torch_fx(name: str) -> None:
+    # The input checks step aside for torch.fx (FX quantization and graph tools need a trace).
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=4).eval()
+    graph = torch.fx.symbolic_trace(model)
+    x = torch.randn(2, 3, 40, 40)
+    torch.testing.assert_close(graph(x), model(x))
+    with pytest.raises(ValueError, match="3-channel"):
+        model(torch.randn(1, 1, 40, 40))  # ...and still run on real tensors
+
+
 def test_importing_the_models_stays_light() -> None:
     import subprocess
     import sys
