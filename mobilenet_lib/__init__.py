@@ -102,7 +102,19 @@ _register(
     "list_sample_images",
     "synthetic_shapes",
 )
-_register("benchmark", "Timing", "time_callable", "time_model", "matmul_gflops", "achieved_gflops", "machine_info")
+_register(
+    "benchmark",
+    "Timing",
+    "time_callable",
+    "time_model",
+    "matmul_gflops",
+    "achieved_gflops",
+    "machine_info",
+    "ModelLatency",
+    "measure_models",
+)
+_register("guidelines", "GUIDELINES", "PAPER_TABLES", "run_guideline", "relative_speeds")
+_register("ancestors", "conv_stack", "receptive_field", "ResNeXtBlock", "DenseLayer", "DenseBlock", "Transition")
 _register("int8_activations", "Int8Grid", "Int8Error", "h_swish_int8", "swish_int8", "int8_error", "int8_study")
 _register("activation_costs", "ActivationTiming", "time_activations", "ActivationSite", "activation_sites")
 _register("se_study", "hand_set_se", "se_demo", "se_cost", "SECost", "v3_se_blocks", "with_se_reduction")
