@@ -37,7 +37,7 @@ __all__ = [
 class V2Stage(NamedTuple):
     """A row of MobileNet V2's Table 2."""
 
-    expand_ratio: int  # t: expanded width = t * input width
+    expand_ratio: float  # t: expanded width = round(t * input width)
     out_channels: int  # c
     repeats: int  # n: blocks in the stage
     stride: int  # s: stride of the stage's first block (the others have stride 1)
