@@ -120,6 +120,7 @@ _register("activation_costs", "ActivationTiming", "time_activations", "Activatio
 _register("se_study", "hand_set_se", "se_demo", "se_cost", "SECost", "v3_se_blocks", "with_se_reduction")
 _register("deploy", "fold_batchnorm", "fold_conv_bn", "find_conv_bn_pairs", "prepare_for_inference", "InferenceModel")
 
+_register("viz.static_view", "static_view", "StaticView")
 __all__ = sorted(_EXPORTS)
 
 
