@@ -118,6 +118,8 @@ _register("ancestors", "conv_stack", "receptive_field", "ResNeXtBlock", "DenseLa
 _register("int8_activations", "Int8Grid", "Int8Error", "h_swish_int8", "swish_int8", "int8_error", "int8_study")
 _register("activation_costs", "ActivationTiming", "time_activations", "ActivationSite", "activation_sites")
 _register("se_study", "hand_set_se", "se_demo", "se_cost", "SECost", "v3_se_blocks", "with_se_reduction")
+_register("v3_redesign", "original_last_stage", "efficient_last_stage", "large_with_original_last_stage")
+_register("search", "random_search", "SearchResult", "Candidate", "mnas_reward")
 _register("deploy", "fold_batchnorm", "fold_conv_bn", "find_conv_bn_pairs", "prepare_for_inference", "InferenceModel")
 
 _register("viz.static_view", "static_view", "StaticView")

@@ -1,0 +1,129 @@
+"""Tables and figures of the MobileNet V3 chapter.
+
+- :func:`bneck_table`        the paper's Table 1 / Table 2, generated from the library's tables.
+- :func:`plot_last_stage`    per-layer mult-adds and parameters of the original and the efficient
+                             last stage (:mod:`mobilenet_lib.v3_redesign`).
+- :func:`plot_search`        mult-adds against measured latency for a :func:`~mobilenet_lib.search.random_search`.
+
+Pure functions returning a bare matplotlib ``Figure`` or a Markdown string; matplotlib is imported
+inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mobilenet_lib.viz.style import KIND_COLORS, markdown_table, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from mobilenet_lib.search import SearchResult
+
+__all__ = ["bneck_table", "plot_last_stage", "plot_search"]
+
+
+def bneck_table(variant: str = "large", input_size: int = 224, num_classes: int = 1000) -> str:
+    """The paper's architecture table as Markdown, one row per layer, from the library's table.
+
+    Columns as in the paper: input (H² × C), operator, exp size, #out, SE, NL, s. "NBN" marks the
+    two layers after pooling, which have no batch norm.
+    """
+    from mobilenet_lib.costs import conv_output_size
+    from mobilenet_lib.models import mobilenet_v3 as v3
+
+    tables = {
+        "large": (v3.MOBILENET_V3_LARGE_BNECK, v3.MOBILENET_V3_LARGE_LAST_CHANNEL),
+        "small": (v3.MOBILENET_V3_SMALL_BNECK, v3.MOBILENET_V3_SMALL_LAST_CHANNEL),
+    }
+    if variant not in tables:
+        raise ValueError(f"variant must be 'large' or 'small', got {variant!r}")
+    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32:
+        raise ValueError(f"input_size must be an int >= 32, got {input_size!r}")
+    bneck, last = tables[variant]
+    stem = v3.MOBILENET_V3_STEM_CHANNELS
+    rows = [[f"{input_size}² × 3", "conv2d 3×3", "–", stem, "", "HS", 2]]
+    size, channels = conv_output_size(input_size, 3, 2, 1), stem
+    for r in bneck:
+        rows.append([f"{size}² × {channels}", f"bneck {r.kernel}×{r.kernel}", r.expanded, r.out_channels,
+                     "✓" if r.use_se else "", r.activation, r.stride])
+        size, channels = conv_output_size(size, r.kernel, r.stride, r.kernel // 2), r.out_channels
+    head = 6 * channels
+    rows += [
+        [f"{size}² × {channels}", "conv2d 1×1", "–", head, "", "HS", 1],
+        [f"{size}² × {head}", f"pool {size}×{size}", "–", "–", "", "–", 1],
+        [f"1² × {head}", "conv2d 1×1, NBN", "–", last, "", "HS", 1],
+        [f"1² × {last}", "conv2d 1×1, NBN", "–", num_classes, "", "–", 1],
+    ]
+    return markdown_table(["input", "operator", "exp size", "#out", "SE", "NL", "s"], rows)
+
+
+def plot_last_stage(kernel_size: int = 3) -> Figure:
+    """Mult-adds (left) and parameters (right) of each layer of the two last stages, stacked.
+
+    Counted with :func:`~mobilenet_lib.costs.layer_table` on the 7 × 7 × 160 map that leaves
+    V3-Large's last bneck.
+    """
+    from mobilenet_lib.costs import layer_table
+    from mobilenet_lib.v3_redesign import efficient_last_stage, original_last_stage
+
+    stages = {
+        "original": layer_table(original_last_stage(kernel_size=kernel_size), (1, 160, 7, 7)),
+        "efficient": layer_table(efficient_last_stage(), (1, 160, 7, 7)),
+    }
+    fig = new_figure(12, 3.6)
+    ax_m, ax_p = fig.subplots(1, 2)
+    for ax, attr, unit in ((ax_m, "macs", "mult-adds"), (ax_p, "params", "parameters")):
+        top = max(sum(getattr(r, attr) for r in t) for t in stages.values()) / 1e6
+        for y, (name, table) in enumerate(stages.items()):
+            left = 0.0
+            for row in table:
+                value = getattr(row, attr) / 1e6
+                shape = "×".join(map(str, row.output_shape[1:]))
+                ax.barh(y, value, left=left, color=KIND_COLORS[row.kind], edgecolor="white")
+                if value > 0.12 * top:  # label only bars wide enough to hold it
+                    ax.text(left + value / 2, y, shape, ha="center", va="center", fontsize=7)
+                left += value
+            ax.text(left, y, f"  {left:.2f}M", va="center", fontsize=9)
+        ax.set_yticks([0, 1], list(stages))
+        ax.set_ylim(-0.5, 1.9)  # room for the legend above the bars
+        ax.set_xlabel(f"{unit} (millions)")
+        ax.set_xlim(0, ax.get_xlim()[1] * 1.15)
+    from matplotlib.patches import Patch
+
+    kinds = sorted({row.kind for t in stages.values() for row in t})
+    ax_m.legend(handles=[Patch(color=KIND_COLORS[k], label=k) for k in kinds], fontsize=8, loc="upper right")
+    ax_m.set_title("mult-adds per layer (labels: output shape)", fontsize=10)
+    ax_p.set_title("parameters per layer", fontsize=10)
+    return fig
+
+
+def plot_search(result: SearchResult, machine: str = "") -> Figure:
+    """Mult-adds against measured latency for every candidate of a random search.
+
+    The baseline (the paper's table) is a black square, the budget a dashed line, the pick a star.
+    """
+    everything = (result.baseline, *result.candidates)
+    if any(c.timing is None for c in everything):
+        raise ValueError("every candidate needs a measured latency (random_search measures them)")
+    fig = new_figure(7.5, 4.2)
+    ax = fig.subplots()
+    lat = [c.latency_ms for c in result.candidates]
+    macs = [c.macs / 1e6 for c in result.candidates]
+    fits = [x <= result.budget_ms for x in lat]
+    ax.scatter([x for x, f in zip(lat, fits) if f], [m for m, f in zip(macs, fits) if f],
+               color="#2ca02c", label="within budget")
+    ax.scatter([x for x, f in zip(lat, fits) if not f], [m for m, f in zip(macs, fits) if not f],
+               color="#bbbbbb", label="over budget")
+    ax.scatter([result.baseline.latency_ms], [result.baseline.macs / 1e6], marker="s", color="black",
+               label="paper's table", zorder=3)
+    if result.best is not None:
+        ax.scatter([result.best.latency_ms], [result.best.macs / 1e6], marker="*", s=250,
+                   facecolor="none", edgecolor="#d62728", lw=1.5, label="pick: most mult-adds", zorder=4)
+    ax.axvline(result.budget_ms, color="black", ls="--", lw=1)
+    ax.set_xlabel("measured latency (ms, median, batch 1)")
+    ax.set_ylabel("mult-adds (millions)")
+    title = f"rank correlation mult-adds vs latency: {result.macs_latency_correlation:.2f}"
+    ax.set_title(f"{machine}\n{title}" if machine else title, fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
