@@ -95,3 +95,20 @@ def test_widget_update_is_fast():
                 times.append(time.perf_counter() - t0)
     # target: well under 200 ms on 2 idle cores; generous margin for a loaded test machine
     assert statistics.median(times) < 1.0
+
+
+def test_plot_activation_sites_skips_pooled_maps_and_totals_by_kind():
+    from mobilenet_lib.activation_costs import ActivationSite
+
+    sites = [
+        ActivationSite("a", "ReLU", (1, 8, 4, 4)),
+        ActivationSite("se.fc", "ReLU", (1, 8, 1, 1)),  # inside SE: left out
+        ActivationSite("b", "h-swish", (1, 2, 2, 2)),
+    ]
+    fig = viz.plot_activation_sites(sites, title="toy")
+    (ax,) = fig.axes
+    assert [p.get_height() for p in ax.patches] == pytest.approx([0.128, 0.008])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["ReLU: 0.00M values", "h-swish: 0.00M values"]
+    with pytest.raises(ValueError):
+        viz.plot_activation_sites([sites[1]])

@@ -8,6 +8,7 @@ functions, so importing this module stays cheap.
                             and their difference, over any window (the widget zooms it).
 - :func:`plot_int8_error`   the int8 kernels' output error over every input code.
 - :func:`plot_activation_timing`  bar chart of :func:`~mobilenet_lib.activation_costs.time_activations`.
+- :func:`plot_activation_sites`  how many values each activation of a network touches, by kind.
 - :func:`activation_widget`  the zoom-and-compare widget around :func:`plot_activations`.
 """
 
@@ -23,7 +24,7 @@ from mobilenet_lib import activations
 if TYPE_CHECKING:  # imported lazily at run time
     from matplotlib.figure import Figure
 
-    from mobilenet_lib.activation_costs import ActivationTiming
+    from mobilenet_lib.activation_costs import ActivationSite, ActivationTiming
 
 __all__ = [
     "PAIRS",
@@ -31,6 +32,7 @@ __all__ = [
     "plot_activations",
     "plot_int8_error",
     "plot_activation_timing",
+    "plot_activation_sites",
     "activation_widget",
 ]
 
@@ -190,15 +192,51 @@ def plot_activation_timing(rows: Sequence[ActivationTiming], machine: str = "") 
     return fig
 
 
+_KIND_COLORS = {"ReLU": "#1f77b4", "ReLU6": "#1f77b4", "h-swish": _HARD_COLOR, "swish": "#ff7f0e",
+                "h-sigmoid": "#9467bd", "sigmoid": "#9467bd"}
+
+
+def plot_activation_sites(sites: Sequence[ActivationSite], title: str = "") -> Figure:
+    """One bar per activation call (in order): the number of values it activates, by kind.
+
+    Calls on 1 × 1 maps (inside squeeze-and-excitation and after pooling) are left out: they
+    activate a few hundred values each. The legend gives each kind's total.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    shown = [s for s in sites if len(s.shape) != 4 or s.shape[2] * s.shape[3] > 1]
+    if not shown:
+        raise ValueError("no activation on a spatial map to plot: pass activation_sites(model)")
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ax.bar(range(len(shown)), [s.values / 1e3 for s in shown],
+           color=[_KIND_COLORS.get(s.kind, "#7f7f7f") for s in shown])
+    totals: dict[str, int] = {}
+    for s in shown:
+        totals[s.kind] = totals.get(s.kind, 0) + s.values
+    ax.legend(handles=[Patch(color=_KIND_COLORS.get(k, "#7f7f7f"), label=f"{k}: {v / 1e6:.2f}M values")
+                       for k, v in totals.items()], fontsize=9)
+    ticks = list(range(0, len(shown), 4))
+    ax.set_xticks(ticks, [f"{shown[i].shape[2]}²" if len(shown[i].shape) == 4 else "" for i in ticks], fontsize=8)
+    ax.set_xlabel("activation calls in order (tick labels: map size)")
+    ax.set_ylabel("values activated (thousands)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
 def activation_widget() -> Any:
     """Zoom-and-compare widget: pick the pair, move the window's centre and half-width."""
     import ipywidgets as widgets
     from IPython.display import display
 
     pair = widgets.ToggleButtons(options=list(PAIRS), value="swish", description="pair")
-    center = widgets.FloatSlider(value=0.0, min=-8.0, max=8.0, step=0.25, description="centre")
+    center = widgets.FloatSlider(
+        value=0.0, min=-8.0, max=8.0, step=0.25, description="centre", continuous_update=False
+    )
     half_width = widgets.FloatLogSlider(
-        value=6.0, base=10, min=-1, max=1, step=0.05, description="half-width"
+        value=6.0, base=10, min=-1, max=1, step=0.05, description="half-width", continuous_update=False
     )
     out = widgets.Output()
 
