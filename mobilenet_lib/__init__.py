@@ -60,6 +60,7 @@ _register(
     "resnet50",
 )
 _register("checkpoint", "load_checkpoint", "save_checkpoint", "CheckpointError")
+_register("reference_ops", "depthwise_conv2d_numpy", "im2col", "conv2d_as_matmul", "pointwise_as_matmul")
 _register("train", "train", "evaluate", "History", "Evaluation")
 _register("manifold", "manifold_collapse", "collapse_curve", "spiral", "CollapseResult", "CollapseCurve")
 _register(

@@ -89,8 +89,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_book_builds_without_warnings(site: Path) -> None:
-    for page in book_pages():
-        assert (site / f"{page}.html").is_file(), f"{page} was not built"
+    for page in toc_entries(yaml.safe_load((ROOT / "_toc.yml").read_text())):
+        assert (site / f"{page}.html").is_file(), f"{page} is in _toc.yml but was not built"
 
 
 class _Assets(HTMLParser):
@@ -118,7 +118,7 @@ class _Assets(HTMLParser):
 
 def _html_pages(site: Path) -> list[Path]:
     """The site's pages (not the theme's Jinja macro files Sphinx copies into _static)."""
-    return sorted(p for p in _html_pages(site) if p.relative_to(site).parts[0] not in {"_static", "_sources"})
+    return sorted(p for p in site.rglob("*.html") if p.relative_to(site).parts[0] not in {"_static", "_sources"})
 
 
 def _remote(url: str) -> bool:
@@ -162,7 +162,9 @@ def test_every_local_asset_a_page_loads_exists(site: Path) -> None:
 
 
 def _chapter_pages(site: Path) -> list[Path]:
-    return [site / f"{nb.relative_to(ROOT).with_suffix('').as_posix()}.html" for nb in sorted(BOOK.glob("*.ipynb"))]
+    """The built pages of the notebooks listed in _toc.yml."""
+    toc = toc_entries(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    return [site / f"{page}.html" for page in toc if (ROOT / f"{page}.ipynb").is_file()]
 
 
 def test_math_is_typeset_by_the_vendored_mathjax(site: Path) -> None:
