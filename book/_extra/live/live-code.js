@@ -1,0 +1,119 @@
+/* Live code for the book's pages: the "Live Code" button (rocket menu) turns a chapter's code
+ * cells into runnable ones, backed by a Jupyter kernel.
+ *
+ * - Served by scripts/serve-live (the page is on 127.0.0.1 or localhost and the site answers
+ *   live-server.json), the kernel comes from the local Jupyter server that script started.
+ * - Anywhere else (a published book), the kernel comes from Binder, built from the repository
+ *   named in the page's thebe configuration (_config.yml's repository.url).
+ *
+ * Everything loaded here is vendored: thebe 0.9.3 (vendor/thebe, loaded only when the button is
+ * pressed, so a page's weight does not change) and require.js (vendor/requirejs), which thebe
+ * would otherwise fetch from cdnjs when a widget appears. sphinx-thebe's own page set-up
+ * (configureThebe, modifyDOMForThebe) is reused; only the connection differs from its default.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  // this file is <site root>/live/live-code.js
+  var siteRoot = new URL("../", script.src);
+  var THEBE_JS = new URL("vendor/thebe/index.js", siteRoot).href;
+  var THEBE_CSS = new URL("vendor/thebe/thebe.css", siteRoot).href;
+  var REQUIRE_JS = new URL("vendor/requirejs/require.js", siteRoot).href;
+  var CDN_REQUIRE_JS = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.6/require.min.js";
+  var LOCAL_HOSTS = ["127.0.0.1", "localhost"];
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var el = document.createElement("script");
+      el.src = src;
+      el.onload = resolve;
+      el.onerror = function () { reject(new Error("could not load " + src)); };
+      document.head.appendChild(el);
+    });
+  }
+
+  function loadStyle(href) {
+    var el = document.createElement("link");
+    el.rel = "stylesheet";
+    el.href = href;
+    document.head.appendChild(el);
+  }
+
+  // thebe fetches require.js from cdnjs for ipywidgets: hand it the vendored copy instead.
+  function redirectRequireJs() {
+    var original = window.fetch.bind(window);
+    window.fetch = function (input, init) {
+      var url = typeof input === "string" ? input : input && input.url;
+      return original(url === CDN_REQUIRE_JS ? REQUIRE_JS : input, init);
+    };
+  }
+
+  // {baseUrl, wsUrl, token} of the local server, or null when the page is not served by
+  // scripts/serve-live (then only Binder can give a kernel).
+  function localServer() {
+    if (LOCAL_HOSTS.indexOf(window.location.hostname) < 0) return Promise.resolve(null);
+    return fetch(new URL("live-server.json", siteRoot).href, { cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .catch(function () { return null; });
+  }
+
+  function setStatus(text) {
+    document.querySelectorAll(".thebe-launch-button").forEach(function (button) {
+      var msg = button.querySelector(".launch_msg");
+      if (msg) msg.textContent = text;
+    });
+  }
+
+  var started = null;
+
+  function startLiveCode() {
+    if (started) return started;
+    started = localServer().then(function (server) {
+      loadStyle(THEBE_CSS);
+      return loadScript(THEBE_JS).then(function () {
+        redirectRequireJs();
+        // sphinx-thebe's page set-up: marks the code cells executable, keeps their outputs
+        if (typeof configureThebe === "function") configureThebe();
+        if (typeof modifyDOMForThebe === "function") modifyDOMForThebe();
+        var options = {
+          requestKernel: true,
+          mathjaxUrl: "", // the page already has (vendored) MathJax
+          kernelOptions: { kernelName: "python3" },
+        };
+        if (server) {
+          options.useBinder = false;
+          options.kernelOptions.path = "."; // the server's root is book/, the notebooks' folder
+          options.serverSettings = {
+            baseUrl: server.baseUrl,
+            wsUrl: server.wsUrl,
+            token: server.token,
+            appendToken: true,
+          };
+        } else {
+          options.useBinder = true;
+        }
+        document.documentElement.setAttribute("data-live-code", server ? "local" : "binder");
+        var result = window.thebe.bootstrap(options);
+        window.thebe.on("status", function () {
+          setStatus(server ? "Local Jupyter server:" : "Launching from mybinder.org:");
+        });
+        return result;
+      });
+    });
+    started.catch(function (err) {
+      console.warn("[live-code] could not start live code:", err);
+      started = null;
+    });
+    return started;
+  }
+
+  // The theme's Live Code button calls the global initThebe(); sphinx-thebe defines one that
+  // loads thebe from a CDN and forces Binder. Ours replaces it, also if sphinx-thebe's script
+  // runs after this one.
+  function install() { window.initThebe = startLiveCode; }
+  install();
+  document.addEventListener("DOMContentLoaded", install);
+  window.addEventListener("load", install);
+  window.mobilenetLiveCode = { start: startLiveCode, localServer: localServer };
+})();
