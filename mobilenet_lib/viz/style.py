@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["KIND_COLORS", "new_figure", "markdown_table"]
+__all__ = ["KIND_COLORS", "new_figure", "markdown_table", "as_jpeg"]
 
 #: One colour per kind of layer, used wherever a figure compares them (layer kinds as in
 #: ``mobilenet_lib.costs.LAYER_KINDS``, plus "standard" for a full convolution in a comparison).
@@ -65,3 +65,23 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
     return "\n".join(lines)
+
+
+def as_jpeg(fig: Figure, quality: int = 85, dpi: int = 100) -> Any:
+    """``fig`` as an ``IPython.display.Image`` in JPEG, for figures full of photographs.
+
+    A notebook stores each figure it shows; as PNG a grid of photos weighs several hundred KB,
+    as JPEG about a quarter of that, with text still legible at ``quality`` 85. Line plots are
+    smaller and sharper as PNG: show those figures directly.
+    """
+    if not 1 <= quality <= 95:
+        raise ValueError(f"quality must be in [1, 95] (PIL's useful range), got {quality}")
+    if dpi <= 0:
+        raise ValueError(f"dpi must be positive, got {dpi}")
+    import io
+
+    from IPython.display import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="jpeg", dpi=dpi, bbox_inches="tight", pil_kwargs={"quality": quality})
+    return Image(data=buf.getvalue(), format="jpeg")
