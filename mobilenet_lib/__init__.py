@@ -122,6 +122,7 @@ _register("se_study", "hand_set_se", "se_demo", "se_cost", "SECost", "v3_se_bloc
 _register("v3_redesign", "original_last_stage", "efficient_last_stage", "large_with_original_last_stage")
 _register("search", "random_search", "SearchResult", "Candidate", "mnas_reward")
 _register("deploy", "fold_batchnorm", "fold_conv_bn", "find_conv_bn_pairs", "prepare_for_inference", "InferenceModel")
+_register("quantize", "quantize_int8", "int8_ops", "Int8Op")
 
 _register("viz.static_view", "static_view", "StaticView")
 __all__ = sorted(_EXPORTS)

@@ -12,8 +12,8 @@ convolution with
 
 :func:`fold_batchnorm` finds every convolution whose output feeds only a BatchNorm and replaces
 the pair by that single convolution (the weights come from PyTorch's own
-``torch.nn.utils.fusion.fuse_conv_bn_eval``); the result computes the same function in eval mode,
-up to float rounding, with one layer fewer per unit.
+``torch.nn.utils.fusion.fuse_conv_bn_weights``); the result computes the same function in eval
+mode, up to float rounding, with one layer fewer per unit.
 
 :func:`prepare_for_inference` chains the steps that pay on a CPU:
 
@@ -28,10 +28,11 @@ up to float rounding, with one layer fewer per unit.
 
 How convolution/BatchNorm pairs are found: by data flow, with ``torch.fx`` symbolic tracing
 (a convolution qualifies when its output goes to the BatchNorm and nowhere else, and each module
-is called once). A submodule that ``torch.fx`` cannot trace (for example one that checks its
-input's type in Python) is searched through its own children instead, so a pair is missed only
-when it is wired together inside untraceable code; a missed pair is left as it was, which keeps
-the model exact, just not as fast. :func:`find_conv_bn_pairs` lists what was found.
+is called once; the library's models and blocks all trace). A submodule that ``torch.fx`` cannot
+trace (for example one that checks its input's type in Python) is searched through its own
+children instead, so a pair is missed only when it is wired together inside untraceable code; a
+missed pair is left as it was, which keeps the model exact, just not as fast.
+:func:`find_conv_bn_pairs` lists what was found.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 __all__ = [
     "find_conv_bn_pairs",
@@ -143,7 +144,8 @@ def fold_conv_bn(conv: nn.Module, bn: nn.Module) -> nn.Module:
 
     ``W' = W * s`` and ``b' = (b - running_mean) * s + beta`` with
     ``s = gamma / sqrt(running_var + eps)``, per output channel (PyTorch's
-    ``torch.nn.utils.fusion.fuse_conv_bn_eval``). The result always has a bias.
+    ``torch.nn.utils.fusion.fuse_conv_bn_weights``); the BatchNorm's running statistics are used
+    whatever its training flag. The result always has a bias.
 
     Raises:
         ValueError: if ``conv`` is not a (non-transposed) convolution, ``bn`` not a BatchNorm with
@@ -161,8 +163,12 @@ def fold_conv_bn(conv: nn.Module, bn: nn.Module) -> nn.Module:
             f"the convolution has {conv.out_channels} output channels but the BatchNorm normalises "
             f"{bn.num_features}: they cannot be folded"
         )
-    # fuse_conv_bn_eval insists on eval mode; fold eval-mode copies so the inputs keep their flags.
-    return fuse_conv_bn_eval(copy.deepcopy(conv).eval(), copy.deepcopy(bn).eval())
+    fused = copy.deepcopy(conv)
+    with torch.no_grad():
+        fused.weight, fused.bias = fuse_conv_bn_weights(
+            conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias
+        )
+    return fused
 
 
 def _replace(root: nn.Module, qualified_name: str, new: nn.Module) -> None:

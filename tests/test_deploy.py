@@ -312,3 +312,25 @@ def test_max_relative_error() -> None:
         max_relative_error(torch.zeros(2), torch.zeros(3))
     with pytest.raises(ValueError, match="tensors"):
         max_relative_error([1.0], torch.zeros(1))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# Every model in the library
+# --------------------------------------------------------------------------------------------
+
+from mobilenet_lib.models import create_model, list_models  # noqa: E402
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_library_model_folds_and_prepares_exactly(name: str) -> None:
+    torch.manual_seed(6)
+    model = randomize_bn(create_model(name, num_classes=10), seed=6).eval()
+    n_bn = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    assert len(find_conv_bn_pairs(model)) == n_bn  # every BatchNorm in the library follows a conv
+    prepared = prepare_for_inference(model)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in prepared.modules())
+    x = torch.randn(2, 3, 32, 32)  # the smallest input every model accepts: fast
+    with torch.no_grad():
+        assert max_relative_error(prepared(x), model(x)) < TOL
+    with pytest.raises(ValueError, match="channels"):  # the model still checks its input
+        model(torch.randn(1, 4, 32, 32))
