@@ -40,25 +40,35 @@ def replace_widget_views(app: Sphinx, doctree: nodes.document, docname: str) -> 
             raw.replace_self(nodes.raw("", NOTE + raw.astext(), format="html"))
 
 
-def drop_widget_renderer(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
-    """Remove the embedded widget state and the renderer scripts myst-nb added to this page."""
+def clean_page_scripts(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    """Remove the embedded widget state and the renderer scripts myst-nb added to this page, and
+    inline scripts that appear twice."""
     # Sphinx stores a relative script path as "_static/<path>"
     keys = getattr(app.config, "nb_ipywidgets_js", {}) or {}
     renderer = {k for k in keys} | {posixpath.join("_static", k) for k in keys}
     files = context.get("script_files")
     if not isinstance(files, list):
         return
-    files[:] = [
-        js for js in files
-        if str(getattr(js, "filename", "")) not in renderer
-        and (getattr(js, "attributes", None) or {}).get("type") != WIDGET_STATE
-    ]
+    kept, bodies = [], set()
+    for js in files:
+        attributes = getattr(js, "attributes", None) or {}
+        if str(getattr(js, "filename", "")) in renderer or attributes.get("type") == WIDGET_STATE:
+            continue
+        # sphinx-thebe's inline "const THEBE_JS_URL = ..." reaches the page twice under Jupyter
+        # Book (a SyntaxError in the console: "already been declared"); keep one of each body
+        body = attributes.get("body") if not getattr(js, "filename", None) else None
+        if body is not None:
+            if body in bodies:
+                continue
+            bodies.add(body)
+        kept.append(js)
+    files[:] = kept
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-resolved", replace_widget_views)
     # after myst-nb's own html-page-context handler (priority 500), which adds those scripts
-    app.connect("html-page-context", drop_widget_renderer, priority=900)
+    app.connect("html-page-context", clean_page_scripts, priority=900)
     # paths are relative to _static/; ../ reaches the site root, where html_extra_path copies live/
     app.add_js_file("../live/live-code.js", defer="defer")
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
