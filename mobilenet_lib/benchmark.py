@@ -174,9 +174,14 @@ class Timing:
     def __str__(self) -> str:
         name = f"{self.label}: " if self.label else ""
         return (
-            f"{name}{self.median_ms:.3g} ms (median of {self.repeats}, IQR {self.iqr_ms:.2g} ms, "
+            f"{name}{_ms(self.median_ms)} ms (median of {self.repeats}, IQR {_ms(self.iqr_ms)} ms, "
             f"{self.threads} thread{'s' if self.threads != 1 else ''})"
         )
+
+
+def _ms(x: float) -> str:
+    """Milliseconds with three significant figures, never in exponent notation (1234 -> '1,234')."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 # --------------------------------------------------------------------------------------------

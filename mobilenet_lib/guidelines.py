@@ -63,6 +63,9 @@ __all__ = [
     "relative_speeds",
     "comparison_rows",
     "comparison_columns",
+    "CLAIMS",
+    "verdict",
+    "claim_facts",
 ]
 
 #: The four guidelines, as the paper states them.
@@ -563,3 +566,77 @@ def comparison_columns(threads: Sequence[int]) -> list[tuple[str, str]]:
         s = "s" if t != 1 else ""
         columns += [(f"ms_{t}", f"ms, {t} thread{s}"), (f"speed_{t}", f"relative speed, {t} thread{s}")]
     return columns + [("paper_gpu", "paper: GPU relative speed"), ("paper_arm", "paper: ARM relative speed")]
+
+
+#: For each guideline, the variants the paper says run slower (G1-G3) or faster (G4) than the first.
+CLAIMS: dict[str, tuple[tuple[str, ...], str]] = {
+    "G1": (("1:12",), "slower"),
+    "G2": (("g=8",), "slower"),
+    "G3": (("4-fragment-series", "4-fragment-parallel"), "slower"),
+    "G4": (("neither",), "faster"),
+}
+
+
+def verdict(results: Sequence[GuidelineResult], margin: float = 0.05) -> str:
+    """Does a timed run agree with its guideline? ``"agrees"``, ``"contradicts"`` or ``"inconclusive"``.
+
+    The claim (:data:`CLAIMS`) names the variants that should be slower than the first one (G1-G3:
+    1:12, g=8, the 4-fragment blocks) or faster (G4: no ReLU, no shortcut). The run *agrees* if
+    every named variant's relative speed is beyond ``1 ∓ margin`` in the claimed direction,
+    *contradicts* if every one is beyond ``1 ± margin`` the other way, and is *inconclusive*
+    otherwise (differences within the margin, or mixed).
+    """
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
+        raise ValueError(f"margin must be a number in [0, 1), got {margin!r}")
+    speeds = dict(zip((r.name for r in results), relative_speeds(results)))
+    guideline = results[0].guideline
+    names, direction = CLAIMS[guideline]
+    missing = [n for n in names if n not in speeds]
+    if missing:
+        raise ValueError(f"the {guideline} results have no variant(s) {missing}; got {sorted(speeds)}")
+    sign = -1 if direction == "slower" else 1
+    shifts = [sign * (speeds[n] - 1) for n in names]
+    if all(s > margin for s in shifts):
+        return "agrees"
+    if all(s < -margin for s in shifts):
+        return "contradicts"
+    return "inconclusive"
+
+
+_VERDICT_TEXT = {
+    "agrees": "as the guideline predicts",
+    "contradicts": "the opposite of what the guideline predicts",
+    "inconclusive": "no clear difference either way",
+}
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
+
+
+def claim_facts(runs: Mapping[int, Sequence[GuidelineResult]], margin: float = 0.05) -> dict[str, Any]:
+    """The numbers a chapter quotes about one guideline run, keyed for ``glue``.
+
+    For every claimed variant ``v`` (see :data:`CLAIMS`, slugged: ``1:12`` → ``1_12``) and thread
+    count ``t``: ``<v>_<t>`` its speed relative to the first variant; ``paper_gpu_<v>`` /
+    ``paper_arm_<v>`` the paper's; and per thread count ``verdict_<t>`` (see :func:`verdict`) and
+    ``verdict_text_<t>``, a phrase for prose.
+    """
+    if not runs:
+        raise ValueError("runs must map at least one thread count to results")
+    first = next(iter(runs.values()))
+    guideline = first[0].guideline
+    names, _ = CLAIMS[guideline]
+    paper = PAPER_TABLES[guideline]
+    facts: dict[str, Any] = {}
+    for v in names:
+        i = paper.rows.index(v)
+        facts[f"paper_gpu_{_slug(v)}"] = paper.relative("gpu")[i]
+        facts[f"paper_arm_{_slug(v)}"] = paper.relative("arm")[i]
+    for t, results in runs.items():
+        speeds = dict(zip((r.name for r in results), relative_speeds(results)))
+        for v in names:
+            facts[f"{_slug(v)}_{t}"] = speeds[v]
+        facts[f"verdict_{t}"] = verdict(results, margin)
+        facts[f"verdict_text_{t}"] = _VERDICT_TEXT[facts[f"verdict_{t}"]]
+    return facts

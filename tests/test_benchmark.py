@@ -77,6 +77,7 @@ def test_timing_statistics() -> None:
     assert t.per_second(16) == pytest.approx(16 / 0.003)
     assert Timing((0.5,), 1, 0, 1).iqr_s == 0.0
     assert "3 ms" in str(t) and "median of 5" in str(t)
+    assert str(Timing((1.2345,), 1, 0, 1)).startswith("1,234 ms")
 
 
 def test_timing_dict_round_trip() -> None:

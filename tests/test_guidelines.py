@@ -144,3 +144,42 @@ def test_paper_tables_agree_with_the_claims_they_support() -> None:
     assert [r for r in t["G4"].rows] == [s[0] for s in G.G4_SWITCHES]
     with pytest.raises(ValueError, match="platform"):
         t["G1"].relative("tpu")
+
+
+def _fake(guideline: str, names: list[str], ms: list[float]) -> list[G.GuidelineResult]:
+    from mobilenet_lib.benchmark import Timing
+
+    return [
+        G.GuidelineResult(guideline, n, "", (1, 8, 4, 4), 1, 1, 1, Timing((m / 1e3,), 1, 0, 1)) for n, m in zip(names, ms)
+    ]
+
+
+def test_verdict_reads_the_claimed_direction() -> None:
+    g1 = ["1:1", "1:2", "1:6", "1:12"]
+    assert G.verdict(_fake("G1", g1, [10, 11, 12, 14])) == "agrees"  # 1:12 slower
+    assert G.verdict(_fake("G1", g1, [10, 9, 9, 8])) == "contradicts"
+    assert G.verdict(_fake("G1", g1, [10, 12, 12, 10.2])) == "inconclusive"  # within 5 %
+    g4 = [s[0] for s in G.G4_SWITCHES]
+    assert G.verdict(_fake("G4", g4, [10, 9, 9, 8])) == "agrees"  # removing both is faster
+    assert G.verdict(_fake("G4", g4, [10, 9, 9, 12])) == "contradicts"
+    g3 = [s[0] for s in G.G3_STRUCTURES]
+    assert G.verdict(_fake("G3", g3, [10, 11, 13, 11, 9])) == "inconclusive"  # mixed
+    assert G.verdict(_fake("G3", g3, [10, 11, 13, 11, 14])) == "agrees"
+    with pytest.raises(ValueError, match="margin"):
+        G.verdict(_fake("G3", g3, [1] * 5), margin=1.5)
+    with pytest.raises(ValueError, match="no variant"):
+        G.verdict(_fake("G1", ["1:1", "1:2"], [1, 1]))
+
+
+def test_claim_facts_keys_and_values() -> None:
+    g3 = [s[0] for s in G.G3_STRUCTURES]
+    runs = {1: _fake("G3", g3, [10, 11, 13, 11, 20]), 2: _fake("G3", g3, [10, 10, 10, 10, 10])}
+    facts = G.claim_facts(runs)
+    assert facts["4_fragment_parallel_1"] == pytest.approx(0.5)
+    assert facts["4_fragment_series_2"] == pytest.approx(1.0)
+    assert facts["verdict_1"] == "agrees" and facts["verdict_2"] == "inconclusive"
+    assert facts["verdict_text_2"] == "no clear difference either way"
+    assert facts["paper_gpu_4_fragment_series"] == pytest.approx(752 / 2446)
+    assert facts["paper_arm_4_fragment_parallel"] == pytest.approx(35.0 / 40.2)
+    with pytest.raises(ValueError, match="thread count"):
+        G.claim_facts({})
