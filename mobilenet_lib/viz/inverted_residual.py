@@ -27,6 +27,7 @@ from torch import nn
 from mobilenet_lib.blocks import Bottleneck, InvertedResidual
 from mobilenet_lib.costs import count_macs, count_params, layer_table
 from mobilenet_lib.memory import ActivationMemory, activation_memory
+from mobilenet_lib.viz.style import new_figure
 
 if TYPE_CHECKING:  # imported lazily at run time
     from matplotlib.axes import Axes
@@ -197,12 +198,6 @@ WIDGET_RESOLUTIONS = (7, 14, 28, 56, 112)
 _NARROW, _WIDE = "#4C72B0", "#DD8452"
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
 def _human(x: float) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(x) >= scale:
@@ -269,7 +264,7 @@ def plot_block(
     """The inverted residual's anatomy for one setting: each tensor, each convolution's params
     and mult-adds, the shortcut if there is one, and the block's totals and peak memory."""
     anatomy = inverted_residual_anatomy(in_ch, out_ch, expansion, stride, resolution)
-    fig = _new_figure(9.5, 3.3)
+    fig = new_figure(9.5, 3.3)
     ax = fig.subplots()
     max_channels = max(layer.output_shape[0] for layer in anatomy.layers) if anatomy.layers else in_ch
     max_channels = max(max_channels, in_ch)
@@ -285,7 +280,7 @@ def plot_block_comparison(resolution: int = 56) -> Figure:
     (24 → 144 → 144 → 24), both at ``resolution``, drawn to the same channel scale."""
     resnet = bottleneck_anatomy(256, 64, 1, resolution)
     v2 = inverted_residual_anatomy(24, 24, 6, 1, resolution)
-    fig = _new_figure(9.5, 6.0)
+    fig = new_figure(9.5, 6.0)
     top, bottom = fig.subplots(2, 1)
     scale = 256
     _draw_chain(top, resnet, scale, "ResNet bottleneck: wide → narrow → wide (shortcut joins the wide tensors)")
@@ -455,7 +450,7 @@ def plot_memory_traces(traces: Mapping[str, ActivationMemory], *, title: str | N
     numbers of operations line up."""
     if not traces or not all(isinstance(t, ActivationMemory) for t in traces.values()):
         raise ValueError("plot_memory_traces needs a non-empty mapping of label -> ActivationMemory")
-    fig = _new_figure(8.0, 3.4)
+    fig = new_figure(8.0, 3.4)
     ax = fig.subplots()
     for label, trace in traces.items():
         kib = [s.live_bytes / 1024 for s in trace.steps]
@@ -544,7 +539,7 @@ def plot_ablation(points: Sequence[AblationPoint], *, title: str | None = None) 
     points = list(points)
     if not points:
         raise ValueError("plot_ablation needs at least one AblationPoint (see summarize_ablation)")
-    fig = _new_figure(7.5, 3.4)
+    fig = new_figure(7.5, 3.4)
     ax = fig.subplots()
     for i, p in enumerate(points):
         color = _NARROW if p.linear_bottleneck else _WIDE

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mobilenet_lib.manifold import ACTIVATIONS, CollapseCurve, CollapseResult, manifold_collapse
+from mobilenet_lib.viz.style import new_figure
 
 if TYPE_CHECKING:  # imported lazily at run time
     from matplotlib.axes import Axes
@@ -32,12 +33,6 @@ WIDGET_DIMS = (2, 50)
 
 _LABELS = {"relu": "ReLU", "relu6": "ReLU6", "linear": "linear (identity)", "hswish": "h-swish"}
 _COLORS = {"relu": "tab:red", "relu6": "tab:orange", "linear": "tab:blue", "hswish": "tab:green"}
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
 
 
 def _draw_spiral(ax: Axes, points: np.ndarray, *, limit: float) -> None:
@@ -62,7 +57,7 @@ def plot_reconstruction(n: int = 2, seed: int = 0, activation: str = "relu") -> 
     coordinates zeroed and the share of points that stay recoverable.
     """
     result = manifold_collapse(n, seed=seed, activation=activation)
-    fig = _new_figure(6.4, 3.4)
+    fig = new_figure(6.4, 3.4)
     ax_in, ax_out = fig.subplots(1, 2)
     limit = _limit(result)
     _draw_spiral(ax_in, result.points, limit=limit)
@@ -85,19 +80,19 @@ def plot_dimension_grid(
     dims, seeds = list(dims), list(seeds)
     if not dims or not seeds:
         raise ValueError("dims and seeds must each hold at least one value, e.g. (2, 3, 5, 15, 30) and (0, 1, 2)")
-    fig = _new_figure(1.75 * (len(dims) + 1), 1.95 * len(seeds))
+    fig = new_figure(1.75 * (len(dims) + 1), 1.95 * len(seeds))
     axes = fig.subplots(len(seeds), len(dims) + 1, squeeze=False)
     for row, seed in zip(axes, seeds):
         results = [manifold_collapse(n, seed=seed, activation=activation) for n in dims]
         limit = _limit(results[0])
         _draw_spiral(row[0], results[0].points, limit=limit)
-        row[0].set_ylabel(f"seed {seed}", fontsize=10)
+        row[0].set_ylabel(f"seed {seed}", fontsize=12)
         for ax, result in zip(row[1:], results):
             _draw_spiral(ax, result.aligned, limit=limit)
-            ax.set_title(f"error {result.relative_error:.2f}", fontsize=9)
-    axes[0, 0].set_title("input", fontsize=10)
+            ax.set_title(f"error {result.relative_error:.2f}", fontsize=11)
+    axes[0, 0].set_title("input", fontsize=12)
     for ax, n in zip(axes[0, 1:], dims):
-        ax.set_title(f"n = {n}\n{ax.get_title()}", fontsize=9)
+        ax.set_title(f"n = {n}\n{ax.get_title()}", fontsize=11)
     return fig
 
 
@@ -108,7 +103,7 @@ def plot_collapse_curves(curves: Sequence[CollapseCurve]) -> Figure:
     curves = list(curves)
     if not curves or not all(isinstance(c, CollapseCurve) for c in curves):
         raise ValueError("plot_collapse_curves needs a non-empty sequence of CollapseCurve (see collapse_curve)")
-    fig = _new_figure(10.0, 3.8)
+    fig = new_figure(10.0, 3.8)
     ax_err, ax_frac = fig.subplots(1, 2)
     for curve in curves:
         color = _COLORS.get(curve.activation, "black")
@@ -133,7 +128,7 @@ def plot_collapse_curves(curves: Sequence[CollapseCurve]) -> Figure:
     ax_frac.set_title("What survives the activation", fontsize=11)
     for ax in (ax_err, ax_frac):
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     return fig
 
 
