@@ -125,6 +125,12 @@ class ActivationSite:
     shape: tuple[int, ...]
 
     @property
+    def on_map(self) -> bool:
+        """Whether the call activates a feature map larger than 1 x 1 (not a pooled vector, as
+        inside squeeze-and-excitation or in the classifier)."""
+        return len(self.shape) == 4 and self.shape[2] * self.shape[3] > 1
+
+    @property
     def values(self) -> int:
         """Number of values activated (the product of the shape, batch included)."""
         n = 1
@@ -135,6 +141,9 @@ class ActivationSite:
 
 def activation_sites(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224)) -> list[ActivationSite]:
     """Every activation call of one forward pass (eval mode, zeros input), in call order.
+
+    The input is made on the model's device, so a model built under ``torch.device("meta")``
+    is measured without any arithmetic.
 
     Activations inside squeeze-and-excitation modules run on pooled (1x1) maps, so they show up
     with tiny value counts. Training flags are restored afterwards.
@@ -156,7 +165,8 @@ def activation_sites(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 2
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(tuple(input_size)))
+            param = next(iter(model.parameters()), None)  # run where the model lives (meta too)
+            model(torch.zeros(tuple(input_size), device=param.device if param is not None else None))
     finally:
         for h in handles:
             h.remove()

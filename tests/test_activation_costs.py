@@ -78,3 +78,23 @@ def test_activation_sites_rejects_bad_arguments():
         activation_sites(nn.ReLU(), (1, 3, 8))
     with pytest.raises(ValueError):
         activation_sites(nn.ReLU(), (1, 3, 0, 8))
+
+
+def test_activation_site_on_map():
+    from mobilenet_lib.activation_costs import ActivationSite
+
+    assert ActivationSite("a", "ReLU", (1, 8, 2, 2)).on_map
+    assert not ActivationSite("se", "ReLU", (1, 8, 1, 1)).on_map
+    assert not ActivationSite("fc", "h-swish", (1, 1280)).on_map
+
+
+def test_activation_sites_on_the_meta_device_match_real_ones():
+    import torch
+
+    from mobilenet_lib.activation_costs import activation_sites
+    from mobilenet_lib.models import mobilenet_v3_small
+
+    with torch.device("meta"):
+        meta = mobilenet_v3_small()
+    real = activation_sites(mobilenet_v3_small(), (1, 3, 64, 64))
+    assert activation_sites(meta, (1, 3, 64, 64)) == real

@@ -76,10 +76,17 @@ def test_widgets_build_and_update():
     w = viz.se_demo_widget()
     image, strength = w.children[0].children
     rotate, gate = w.children[1].children
+    shown = w.children[2]
+    first = bytes(shown.value)
+    assert first[:2] == b"\xff\xd8"  # the figure, as JPEG
     image.value, rotate.value, strength.value, gate.value = "grace_hopper", 1, 8.0, "h-sigmoid"
+    assert bytes(shown.value) != first
     c = viz.se_cost_widget()
     reduction, variant, divisor = c.children[0].children
+    first = bytes(c.children[1].value)
+    assert first[:4] == b"\x89PNG"
     reduction.value, variant.value, divisor.value = 16, "small", 1
+    assert bytes(c.children[1].value) != first
 
 
 def _timed(fn, *args):

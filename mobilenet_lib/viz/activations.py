@@ -199,13 +199,13 @@ _KIND_COLORS = {"ReLU": "#1f77b4", "ReLU6": "#1f77b4", "h-swish": _HARD_COLOR, "
 def plot_activation_sites(sites: Sequence[ActivationSite], title: str = "") -> Figure:
     """One bar per activation call (in order): the number of values it activates, by kind.
 
-    Calls on 1 × 1 maps (inside squeeze-and-excitation and after pooling) are left out: they
-    activate a few hundred values each. The legend gives each kind's total.
+    Calls on pooled vectors (inside squeeze-and-excitation and in the classifier) are left out:
+    they activate a few hundred values each. The legend gives each kind's total.
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    shown = [s for s in sites if len(s.shape) != 4 or s.shape[2] * s.shape[3] > 1]
+    shown = [s for s in sites if s.on_map]
     if not shown:
         raise ValueError("no activation on a spatial map to plot: pass activation_sites(model)")
     fig = Figure(figsize=(12, 3.6), layout="constrained")
@@ -218,7 +218,7 @@ def plot_activation_sites(sites: Sequence[ActivationSite], title: str = "") -> F
     ax.legend(handles=[Patch(color=_KIND_COLORS.get(k, "#7f7f7f"), label=f"{k}: {v / 1e6:.2f}M values")
                        for k, v in totals.items()], fontsize=9)
     ticks = list(range(0, len(shown), 4))
-    ax.set_xticks(ticks, [f"{shown[i].shape[2]}²" if len(shown[i].shape) == 4 else "" for i in ticks], fontsize=8)
+    ax.set_xticks(ticks, [f"{shown[i].shape[2]}²" for i in ticks], fontsize=8)
     ax.set_xlabel("activation calls in order (tick labels: map size)")
     ax.set_ylabel("values activated (thousands)")
     if title:

@@ -41,6 +41,7 @@ __all__ = [
 SHOWN_CHANNELS: tuple[int, ...] = (0, 1, 4, 6)
 #: Reductions the cost widget offers.
 REDUCTIONS: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+_WIDGET_DPI = 80  # the widget's figure is 960 px wide: legible, and quick to draw
 _CHANNEL_COLORS = ("#555555", "#555555", "#888888", "#888888", "#d62728", "#2ca02c", "#1f77b4", "#bcbd22")
 
 
@@ -130,6 +131,8 @@ def plot_gate_comparison(image: str = "china", strength: float = 4.0, seed: int 
 @lru_cache(maxsize=4)
 def v3_cost_without_se(variant: str = "large", input_size: int = 224) -> Cost:
     """Parameters and mult-adds of MobileNet V3 with every SE removed (counted once, then cached)."""
+    import torch
+
     from mobilenet_lib.costs import Cost, count_macs, count_params
     from mobilenet_lib.models import mobilenet_v3 as v3
 
@@ -140,7 +143,8 @@ def v3_cost_without_se(variant: str = "large", input_size: int = 224) -> Cost:
     if variant not in builders:
         raise ValueError(f"variant must be 'large' or 'small', got {variant!r}")
     build, table = builders[variant]
-    model = build(bneck=[row._replace(use_se=False) for row in table])
+    with torch.device("meta"):  # shapes only: counting needs no real weights or arithmetic
+        model = build(bneck=[row._replace(use_se=False) for row in table])
     return Cost(count_params(model), count_macs(model, (1, 3, input_size, input_size)))
 
 
@@ -161,7 +165,9 @@ def plot_se_cost(reduction: float = 4, variant: str = "large", divisor: int = 8)
     scale = [b.cost.scale_mults / 1e6 for b in blocks]
     total_params, total_macs = sum(params), sum(b.cost.fc.macs for b in blocks)
 
-    fig = Figure(figsize=(12, 3.9), layout="constrained")
+    # fixed margins: a constrained layout would add a third to every redraw of the widget
+    fig = Figure(figsize=(12, 4.2))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.3, top=0.84, wspace=0.18)
     ax_p, ax_m = fig.subplots(1, 2)
     x = range(len(blocks))
     ax_p.bar(x, [p / 1e3 for p in params], color="#9467bd")
@@ -246,21 +252,30 @@ def plot_se_placement() -> Figure:
     return fig
 
 
+def _encode(fig: Figure, fmt: str) -> bytes:
+    """``fig`` as image bytes for an ``ipywidgets.Image``, at the widgets' resolution."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=_WIDGET_DPI, **({"pil_kwargs": {"quality": 85}} if fmt == "jpeg" else {}))
+    return buf.getvalue()
+
+
 def se_demo_widget() -> Any:
     """Widget around :func:`plot_se_demo`: photo, rotation, rule strength and gate function."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     image = widgets.Dropdown(options=list(se_study.DEMO_IMAGES), value="china", description="photo")
     rotate = widgets.ToggleButtons(options=[("0°", 0), ("90°", 1)], value=0, description="rotate")
-    strength = widgets.FloatSlider(value=4.0, min=0.0, max=12.0, step=0.5, description="strength")
+    strength = widgets.FloatSlider(value=4.0, min=0.0, max=12.0, step=0.5, description="strength",
+                                   continuous_update=False)
     gate = widgets.ToggleButtons(options=["sigmoid", "h-sigmoid"], value="sigmoid", description="gate")
-    out = widgets.Output()
+    # A photo figure: as JPEG it encodes faster than as PNG and weighs a third, which keeps a
+    # redraw within the widget budget.
+    out = widgets.Image(format="jpeg", layout=widgets.Layout(max_width="100%", height="auto"))
 
     def update(*_: Any) -> None:
-        with out:
-            out.clear_output(wait=True)
-            display(plot_se_demo(image.value, rotate.value, strength.value, gate.value))
+        out.value = _encode(plot_se_demo(image.value, rotate.value, strength.value, gate.value), "jpeg")
 
     for w in (image, rotate, strength, gate):
         w.observe(update, names="value")
@@ -271,17 +286,14 @@ def se_demo_widget() -> Any:
 def se_cost_widget() -> Any:
     """Widget around :func:`plot_se_cost`: reduction r, V3 variant and the rounding divisor."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     reduction = widgets.SelectionSlider(options=list(REDUCTIONS), value=4, description="r")
     variant = widgets.ToggleButtons(options=["large", "small"], value="large", description="V3")
     divisor = widgets.ToggleButtons(options=[("multiple of 8", 8), ("none", 1)], value=8, description="round")
-    out = widgets.Output()
+    out = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
 
     def update(*_: Any) -> None:
-        with out:
-            out.clear_output(wait=True)
-            display(plot_se_cost(reduction.value, variant.value, divisor.value))
+        out.value = _encode(plot_se_cost(reduction.value, variant.value, divisor.value), "png")
 
     for w in (reduction, variant, divisor):
         w.observe(update, names="value")
