@@ -33,12 +33,18 @@ trace (for example one that checks its input's type in Python) is searched throu
 children instead, so a pair is missed only when it is wired together inside untraceable code; a
 missed pair is left as it was, which keeps the model exact, just not as fast.
 :func:`find_conv_bn_pairs` lists what was found.
+
+Where the time goes: :func:`profile_layers` times every convolution and linear layer of a model
+with ``torch.profiler`` and sets each layer's share of the time beside its share of the
+mult-adds (from :func:`mobilenet_lib.costs.layer_table`), summed per kind of layer.
 """
 
 from __future__ import annotations
 
 import copy
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -54,6 +60,10 @@ __all__ = [
     "InferenceModel",
     "prepare_for_inference",
     "max_relative_error",
+    "LayerLatency",
+    "KindLatency",
+    "LatencyProfile",
+    "profile_layers",
 ]
 
 
@@ -281,3 +291,158 @@ def max_relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
     if scale == 0.0:
         return 0.0 if diff == 0.0 else float("inf")
     return diff / scale
+
+
+# --------------------------------------------------------------------------------------------
+# Where the time goes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerLatency:
+    """One ``Conv2d`` / ``Linear`` call: its kind (see ``mobilenet_lib.costs.LAYER_KINDS``), its
+    mult-adds for the whole batch and its mean wall time per forward pass in milliseconds."""
+
+    name: str
+    kind: str
+    macs: int
+    ms: float
+
+    @property
+    def gflops(self) -> float:
+        """What the layer reached: 2 * mult-adds / time, in GFLOP/s."""
+        return 2 * self.macs / (self.ms * 1e-3) / 1e9 if self.ms > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class KindLatency:
+    """The layers of one kind together: their time and mult-adds, and shares of the whole pass.
+
+    ``kind`` is ``"other"`` for everything outside convolution and linear layers (activations
+    and BatchNorm when they are separate layers, additions, pooling, memory copies); its
+    ``macs`` are 0 because the mult-add count leaves that work out.
+    """
+
+    kind: str
+    layers: int
+    ms: float
+    macs: int
+    time_share: float
+    macs_share: float
+
+    @property
+    def gflops(self) -> float:
+        return 2 * self.macs / (self.ms * 1e-3) / 1e9 if self.ms > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class LatencyProfile:
+    """Per-layer times of one model at one input size, from :func:`profile_layers`."""
+
+    layers: tuple[LayerLatency, ...]
+    total_ms: float
+    input_size: tuple[int, ...]
+    threads: int
+    repeats: int
+
+    @property
+    def total_macs(self) -> int:
+        return sum(r.macs for r in self.layers)
+
+    def by_kind(self) -> list[KindLatency]:
+        """Time and mult-adds per kind of layer, in ``LAYER_KINDS`` order, then ``"other"``."""
+        from mobilenet_lib.costs import LAYER_KINDS
+
+        total_macs = self.total_macs
+        out = []
+        for kind in LAYER_KINDS:
+            rows = [r for r in self.layers if r.kind == kind]
+            if rows:
+                ms, macs = sum(r.ms for r in rows), sum(r.macs for r in rows)
+                out.append(KindLatency(kind, len(rows), ms, macs, ms / self.total_ms, macs / total_macs))
+        other = max(self.total_ms - sum(r.ms for r in self.layers), 0.0)
+        out.append(KindLatency("other", 0, other, 0, other / self.total_ms, 0.0))
+        return out
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One dict per layer (name, kind, macs, ms, gflops)."""
+        return [{**asdict(r), "gflops": r.gflops} for r in self.layers]
+
+
+def profile_layers(
+    model: nn.Module,
+    input_size: Sequence[int] = (1, 3, 224, 224),
+    *,
+    repeats: int = 5,
+    warmup: int = 2,
+    threads: int | None = None,
+    seed: int = 0,
+) -> LatencyProfile:
+    """Time every ``Conv2d`` / ``Linear`` call of ``model`` with ``torch.profiler``.
+
+    Each such layer's forward is wrapped in a ``record_function`` range (with forward hooks), so
+    a layer's time is everything its call runs: for a folded model, the convolution with its
+    BatchNorm folded in. ``model`` may be an eager model (profiled as it is, in eval mode) or an
+    uncompiled :class:`InferenceModel` (its prepared module is profiled, on channels-last input if
+    it was prepared so). The input is a seeded standard normal batch of ``input_size``; times
+    are means over ``repeats`` forward passes after ``warmup`` untimed ones, with ``threads``
+    torch threads (``None``: the current setting). Mult-adds and kinds come from
+    :func:`mobilenet_lib.costs.layer_table`. The profiler adds a few microseconds per operation,
+    so very small layers look slower than they are.
+
+    Raises:
+        ValueError: for a compiled model (inductor fuses layers, so they have no separate times),
+            a model that is not an ``nn.Module``, or bad counts.
+    """
+    from torch.autograd.profiler import record_function
+    from torch.profiler import ProfilerActivity, profile
+
+    from mobilenet_lib.benchmark import torch_threads
+    from mobilenet_lib.costs import layer_table
+
+    _check_module(model)
+    for name, value in (("repeats", repeats), ("warmup", warmup)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "repeats" else 0):
+            raise ValueError(f"{name} must be an integer >= {1 if name == 'repeats' else 0}, got {value!r}")
+    channels_last = False
+    if isinstance(model, InferenceModel):
+        if model.compiled:
+            raise ValueError("a compiled model has no per-layer times (inductor fuses layers); profile it uncompiled")
+        model, channels_last = model.model, model.channels_last
+    table = layer_table(model, input_size)
+    x = torch.randn(table.input_size, generator=torch.Generator().manual_seed(seed))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    names = {m: n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    open_ranges: list[Any] = []
+
+    def enter(module: nn.Module, args: Any) -> None:
+        rf = record_function(f"layer:{names[module]}")
+        rf.__enter__()
+        open_ranges.append(rf)
+
+    def leave(module: nn.Module, args: Any, output: Any) -> None:
+        open_ranges.pop().__exit__(None, None, None)
+
+    flags = [(m, m.training) for m in model.modules()]
+    handles = [m.register_forward_pre_hook(enter) for m in names] + [m.register_forward_hook(leave) for m in names]
+    model.eval()
+    try:
+        with torch_threads(threads) as in_force, torch.inference_mode():
+            for _ in range(warmup):
+                model(x)
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(repeats):
+                    with record_function("forward"):
+                        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, flag in flags:
+            m.training = flag
+    us = {e.key: e.cpu_time_total for e in prof.key_averages()}
+    layers = tuple(
+        LayerLatency(r.name, r.kind, r.macs, us.get(f"layer:{r.name}", 0.0) / repeats / 1e3) for r in table
+    )
+    return LatencyProfile(layers, us["forward"] / repeats / 1e3, table.input_size, in_force, repeats)

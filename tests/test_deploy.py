@@ -334,3 +334,49 @@ def test_every_library_model_folds_and_prepares_exactly(name: str) -> None:
         assert max_relative_error(prepared(x), model(x)) < TOL
     with pytest.raises(ValueError, match="channels"):  # the model still checks its input
         model(torch.randn(1, 4, 32, 32))
+
+
+# --------------------------------------------------------------------------------------------
+# profile_layers: where the time goes
+# --------------------------------------------------------------------------------------------
+
+from mobilenet_lib.costs import LAYER_KINDS, layer_table  # noqa: E402
+from mobilenet_lib.deploy import profile_layers  # noqa: E402
+
+
+def tiny_v2() -> nn.Module:
+    return create_model("mobilenet_v2", num_classes=10, width_mult=0.25)
+
+
+@pytest.mark.parametrize("prepare", [False, True], ids=["eager", "prepared"])
+def test_profile_layers_covers_every_layer_and_adds_up(prepare: bool) -> None:
+    torch.manual_seed(7)
+    model = tiny_v2().train()  # profiling must not leave it in eval mode
+    subject = prepare_for_inference(model) if prepare else model
+    prof = profile_layers(subject, (2, 3, 32, 32), repeats=2, warmup=1, threads=1)
+    assert model.training
+    table = layer_table(model, (2, 3, 32, 32))
+    assert [(r.name, r.kind, r.macs) for r in prof.layers] == [(r.name, r.kind, r.macs) for r in table]
+    assert prof.total_macs == table.total_macs and prof.threads == 1 and prof.input_size == (2, 3, 32, 32)
+    assert all(r.ms > 0 for r in prof.layers)  # every layer was seen by the profiler
+    assert sum(r.ms for r in prof.layers) <= prof.total_ms * 1.001  # layers lie inside the pass
+    kinds = prof.by_kind()
+    assert [k.kind for k in kinds] == [k for k in LAYER_KINDS if any(r.kind == k for r in table)] + ["other"]
+    assert sum(k.time_share for k in kinds) == pytest.approx(1.0)
+    assert sum(k.macs_share for k in kinds) == pytest.approx(1.0)
+    by = {k.kind: k for k in kinds}
+    assert by["depthwise"].layers == sum(r.kind == "depthwise" for r in table)
+    assert by["pointwise"].macs_share > by["depthwise"].macs_share  # V2's compute is in the 1x1 layers
+    rows = prof.to_rows()
+    assert len(rows) == len(table) and rows[0]["gflops"] == pytest.approx(prof.layers[0].gflops)
+
+
+def test_profile_layers_rejects_compiled_and_bad_counts() -> None:
+    compiled = prepare_for_inference(small_net(), compile=True)  # compiles lazily: never run here
+    with pytest.raises(ValueError, match="compiled"):
+        profile_layers(compiled, (1, 3, 16, 16))
+    for bad in ({"repeats": 0}, {"repeats": 1.5}, {"warmup": -1}, {"repeats": True}):
+        with pytest.raises(ValueError, match="must be an integer"):
+            profile_layers(small_net(), (1, 3, 16, 16), **bad)
+    with pytest.raises(ValueError, match="torch.nn.Module"):
+        profile_layers("mobilenet_v2")  # type: ignore[arg-type]

@@ -1,0 +1,365 @@
+#!/usr/bin/env python
+"""From FLOPs to milliseconds: a MobileNet prepared for CPU inference, timed side by side, and
+what int8 costs in accuracy.
+
+Two parts, one run, one result file:
+
+1. **Speed.** The same model (MobileNet V2 at 224×224 by default, random weights: speed does not
+   depend on their values) in each of these forms, timed at each batch size:
+
+   ``eager``                  the model as built, eval mode (the baseline);
+   ``folded``                 BatchNorm folded into the convolutions;
+   ``folded+channels_last``   and NHWC memory format;
+   ``compiled``               and ``torch.compile`` (inductor, weights frozen);
+   ``int8``                   int8 post-training quantization (FX graph mode, x86 kernels).
+
+   Every form runs under ``torch.inference_mode`` on a fixed number of threads. The forms are
+   timed in interleaved rounds (each round times every form once, ``--repeats`` times), so that
+   a burst of load from elsewhere on the machine hits all of them alike; a form's median is over
+   all its repeats. The first call of each form at each batch size is timed on its own: for the
+   compiled form it is the compilation. Each form's images/s, GFLOP/s (2 × mult-adds / time, the
+   mult-adds from ``mobilenet_lib.costs.count_macs``) and share of the GFLOP/s of one large float32
+   matrix product (measured in the same run, before and after the models) are reported, and each
+   float form's outputs are checked against eager's.
+
+2. **Accuracy.** A MobileNet V2 trained on the digits with ``mobilenet_lib.train`` (the trained
+   weights are cached under ``--cache-dir``, keyed by the training settings), evaluated on the
+   test split in float32, prepared, and int8 (calibrated on ``--calib-batches`` training batches).
+
+Full run, from the repository root (about ten minutes on an idle 2-core machine, most of it the
+training, which is cached for later runs)::
+
+    .venv/bin/python benchmarks/deploy.py
+
+Tiny run (a minute; what the tests do)::
+
+    .venv/bin/python benchmarks/deploy.py --tiny --out-dir /tmp/deploy
+
+Check ``uptime`` first: the load average is written into the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mobilenet_lib.benchmark import (
+    Timing,
+    machine_info,
+    markdown_table,
+    matmul_gflops,
+    save_results,
+    time_callable,
+    torch_threads,
+)
+from mobilenet_lib.costs import count_macs
+from mobilenet_lib.data import digits_loaders
+from mobilenet_lib.deploy import max_relative_error, prepare_for_inference
+from mobilenet_lib.models import create_model, mobilenet_v2
+from mobilenet_lib.quantize import int8_ops, quantize_int8
+from mobilenet_lib.train import evaluate, train
+from mobilenet_lib.viz.deployment import speed_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+CACHE_DIR = ROOT / "_build" / "cache" / "deploy"  # ignored by git (_build/)
+
+#: The forms of the model, in the order they are reported.
+FORMS = ("eager", "folded", "folded+channels_last", "compiled", "int8")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    g = p.add_argument_group("speed")
+    g.add_argument("--model", default="mobilenet_v2", help="name for create_model")
+    g.add_argument("--width", type=float, default=1.0, help="width multiplier (MobileNet V2 only)")
+    g.add_argument("--resolution", type=int, default=224)
+    g.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 16])
+    g.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS))
+    g.add_argument("--rounds", type=int, default=5, help="interleaved rounds over the forms")
+    g.add_argument("--repeats", type=int, default=4, help="timed calls per form and round")
+    g.add_argument("--warmup", type=int, default=3, help="untimed calls per form before the rounds")
+    g.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    g.add_argument("--matmul-size", type=int, default=2048, help="n for the n×n matmul peak")
+    a = p.add_argument_group("accuracy (digits)")
+    a.add_argument("--train-width", type=float, default=0.5, help="width multiplier of the digits model")
+    a.add_argument("--image-size", type=int, default=32)
+    a.add_argument("--epochs", type=int, default=10)
+    a.add_argument("--lr", type=float, default=0.01)
+    a.add_argument("--weight-decay", type=float, default=0.01)
+    a.add_argument("--batch-size", type=int, default=64)
+    a.add_argument("--train-limit", type=int, default=0, help="train on the first N training images (0: all)")
+    a.add_argument("--calib-batches", type=int, default=8, help="training batches used to calibrate int8")
+    a.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
+    a.add_argument("--no-cache", action="store_true", help="train even if cached weights exist")
+    p.add_argument("--skip-accuracy", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    p.add_argument("--name", default="deploy", help="file stem of the outputs")
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="a quick smoke configuration: 32×32 inputs, no compile, one epoch on 128 images",
+    )
+    args = p.parse_args(argv)
+    if args.tiny:
+        args.width, args.resolution, args.batch_sizes = 0.25, 32, [1, 2]
+        args.forms = [f for f in args.forms if f != "compiled"]
+        args.rounds, args.repeats, args.warmup, args.matmul_size = 1, 2, 1, 64
+        args.train_width, args.epochs, args.train_limit, args.calib_batches = 0.25, 1, 128, 1
+        args.batch_size = 32
+    return args
+
+
+# --------------------------------------------------------------------------------------------
+# Speed
+# --------------------------------------------------------------------------------------------
+
+
+def build_model(args: argparse.Namespace) -> nn.Module:
+    torch.manual_seed(args.seed)
+    if args.model == "mobilenet_v2":
+        return mobilenet_v2(width_mult=args.width).eval()
+    if args.width != 1.0:
+        raise SystemExit("--width applies to mobilenet_v2 only")
+    return create_model(args.model).eval()
+
+
+def build_forms(model: nn.Module, forms: list[str], calibration: torch.Tensor) -> dict[str, tuple[nn.Module, float]]:
+    """Each form of ``model`` with the seconds it took to build (folding, quantizing...)."""
+    builders: dict[str, Callable[[], nn.Module]] = {
+        "eager": lambda: model,
+        "folded": lambda: prepare_for_inference(model, channels_last=False),
+        "folded+channels_last": lambda: prepare_for_inference(model),
+        "compiled": lambda: prepare_for_inference(model, compile=True),
+        "int8": lambda: quantize_int8(model, calibration),
+    }
+    out = {}
+    for form in forms:
+        start = time.perf_counter()
+        built = builders[form]()
+        out[form] = (built, time.perf_counter() - start)
+    return out
+
+
+def time_forms(
+    forms: dict[str, tuple[nn.Module, float]], x: torch.Tensor, args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """First-call time, interleaved timings and output check of every form on batch ``x``."""
+    results: dict[str, dict[str, Any]] = {}
+    with torch_threads(args.threads), torch.inference_mode():
+        reference = forms["eager"][0](x) if "eager" in forms else None
+        for form, (model, build_s) in forms.items():
+            start = time.perf_counter()
+            out = model(x)  # compiles the compiled form for this shape
+            first_s = time.perf_counter() - start
+            err = max_relative_error(out, reference) if reference is not None else None
+            results[form] = {"build_s": build_s, "first_call_s": first_s, "max_relative_error": err, "times": []}
+        for form, (model, _) in forms.items():  # warm up every form before any is timed
+            for _ in range(args.warmup):
+                model(x)
+        for _ in range(args.rounds):
+            for form, (model, _) in forms.items():
+                t = time_callable(lambda m=model: m(x), repeats=args.repeats, warmup=0, threads=args.threads)
+                results[form]["times"].extend(t.times_s)
+    for form, r in results.items():
+        r["timing"] = Timing(tuple(r.pop("times")), number=1, warmup=args.warmup, threads=args.threads, label=form).to_dict()
+    return results
+
+
+def speed_part(args: argparse.Namespace) -> dict[str, Any]:
+    peak_before = matmul_gflops(args.matmul_size, threads=args.threads, repeats=5, warmup=1)
+    model = build_model(args)
+    macs = count_macs(model, (1, 3, args.resolution, args.resolution))
+    g = torch.Generator().manual_seed(args.seed)
+    calibration = torch.randn(4, 3, args.resolution, args.resolution, generator=g)
+    forms = build_forms(model, args.forms, calibration)
+    per_batch = {}
+    for b in args.batch_sizes:
+        x = torch.randn(b, 3, args.resolution, args.resolution, generator=g)
+        per_batch[str(b)] = time_forms(forms, x, args)
+    peak_after = matmul_gflops(args.matmul_size, threads=args.threads, repeats=5, warmup=1)
+    return {
+        "macs_per_image": macs,
+        "matmul": {"before": peak_before.to_dict(), "after": peak_after.to_dict()},
+        "matmul_gflops": max(peak_before.gflops, peak_after.gflops),
+        "batches": per_batch,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Accuracy
+# --------------------------------------------------------------------------------------------
+
+
+def _limit(loader: torch.utils.data.DataLoader, n: int, batch_size: int, seed: int) -> torch.utils.data.DataLoader:
+    if n <= 0:
+        return loader
+    subset = torch.utils.data.Subset(loader.dataset, range(min(n, len(loader.dataset))))
+    return torch.utils.data.DataLoader(
+        subset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed)
+    )
+
+
+def accuracy_part(args: argparse.Namespace) -> dict[str, Any]:
+    settings = {
+        "model": "mobilenet_v2",
+        "width_mult": args.train_width,
+        "image_size": args.image_size,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "weight_decay": args.weight_decay,
+        "batch_size": args.batch_size,
+        "train_limit": args.train_limit,
+        "seed": args.seed,
+        "optimizer": "adamw",
+        "schedule": "cosine",
+    }
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    cache = args.cache_dir / f"mobilenet_v2_digits_{key}.pt"
+
+    def loaders() -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]:
+        tr, te = digits_loaders(batch_size=args.batch_size, seed=args.seed, image_size=args.image_size)
+        return _limit(tr, args.train_limit, args.batch_size, args.seed), te
+
+    torch.manual_seed(args.seed)
+    model = mobilenet_v2(width_mult=args.train_width, num_classes=10)
+    history = None
+    with torch_threads(args.threads):
+        if cache.is_file() and not args.no_cache:
+            blob = torch.load(cache, map_location="cpu", weights_only=True)
+            model.load_state_dict(blob["state_dict"])
+            history = blob["history"]
+            trained_here = False
+        else:
+            train_loader, test_loader = loaders()
+            h = train(
+                model,
+                train_loader,
+                test_loader,
+                epochs=args.epochs,
+                lr=args.lr,
+                weight_decay=args.weight_decay,
+                seed=args.seed,
+                progress=False,
+            )
+            history = h.to_dict()
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"state_dict": model.state_dict(), "history": history, "settings": settings}, cache)
+            trained_here = True
+        model.eval()
+        train_loader, test_loader = loaders()
+        fp32 = evaluate(model, test_loader)
+        prepared = evaluate(prepare_for_inference(model), test_loader)
+        start = time.perf_counter()
+        q = quantize_int8(model, train_loader, num_batches=args.calib_batches)
+        quantize_s = time.perf_counter() - start
+        int8 = evaluate(q, test_loader)
+        x_test = torch.cat([x for x, _ in test_loader])
+        with torch.no_grad():
+            agree = (model(x_test).argmax(1) == q(x_test).argmax(1)).float().mean().item()
+        ops = int8_ops(q, x_test[:2])
+    return {
+        "settings": settings,
+        "trained_in_this_run": trained_here,
+        "train_wall_time_s": history.get("wall_time_s") if history else None,
+        "train_test_accuracy": history.get("test_accuracy") if history else None,
+        "test_images": fp32.count,
+        "calibration_batches": args.calib_batches,
+        "fp32_accuracy": fp32.accuracy,
+        "prepared_accuracy": prepared.accuracy,
+        "int8_accuracy": int8.accuracy,
+        "int8_drop_points": 100 * (fp32.accuracy - int8.accuracy),
+        "prediction_agreement": agree,
+        "quantize_s": quantize_s,
+        "int8_ops": [{"op": o.op, "count": o.count, "int8": o.int8} for o in ops],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def render_markdown(payload: dict[str, Any]) -> str:
+    m, c, res = payload["machine"], payload["config"], payload["results"]
+    speed = res["speed"]
+    lines = [
+        "# Deploying MobileNet V2 on this CPU",
+        "",
+        f"Machine: {m['cpu_model']}, {m['logical_cpus']} logical CPUs, {m['threads']} torch threads; "
+        f"torch {m['torch_version']}, Python {m['python_version']}; {m['date_utc']}; "
+        f"load average before the run (1/5/15 min): {m['load_average_1_5_15']}, "
+        f"after: {res['load_average_after']}.",
+        "",
+        f"`{c['model']}` (width {c['width']}) at {c['resolution']}×{c['resolution']}, "
+        f"{speed['macs_per_image'] / 1e6:.1f} M mult-adds per image; median of {c['rounds']}×{c['repeats']} "
+        f"interleaved runs after {c['warmup']} warm-up runs. A {c['matmul_size']}×{c['matmul_size']} float32 "
+        f"matmul reached {speed['matmul_gflops']:.3g} GFLOP/s in the same run (the peak column's 100 %).",
+        "",
+        markdown_table(
+            speed_rows(payload),
+            [
+                ("batch", "batch"),
+                ("form", "form"),
+                ("ms", "ms per batch"),
+                ("images_per_s", "images/s"),
+                ("gflops", "GFLOP/s"),
+                ("peak_pct", "% of matmul"),
+                ("speedup", "× eager"),
+                ("first_call_s", "first call (s)"),
+            ],
+        ),
+    ]
+    acc = res.get("accuracy")
+    if acc:
+        s = acc["settings"]
+        lines += [
+            "",
+            f"Digits ({acc['test_images']} test images, {s['image_size']}×{s['image_size']}): MobileNet V2 "
+            f"width {s['width_mult']}, {s['epochs']} epochs. int8 calibrated on {acc['calibration_batches']} "
+            f"training batches of {s['batch_size']}.",
+            "",
+            markdown_table(
+                [
+                    {"model": "float32 eager", "acc": 100 * acc["fp32_accuracy"]},
+                    {"model": "float32 prepared", "acc": 100 * acc["prepared_accuracy"]},
+                    {"model": "int8", "acc": 100 * acc["int8_accuracy"]},
+                ],
+                [("model", "model"), ("acc", "test accuracy (%)")],
+            ),
+            "",
+            f"int8 loses {acc['int8_drop_points']:.2f} points; it agrees with float32 on "
+            f"{100 * acc['prediction_agreement']:.1f} % of the test images.",
+        ]
+    lines += ["", f"Produced by `benchmarks/deploy.py`; raw repeats in `{c['name']}.json`.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    machine = machine_info(threads=args.threads)  # load before this run adds its own
+    results: dict[str, Any] = {"speed": speed_part(args)}
+    if not args.skip_accuracy:
+        results["accuracy"] = accuracy_part(args)
+    results["load_average_after"] = machine_info(threads=args.threads)["load_average_1_5_15"]
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    path = save_results(args.out_dir / f"{args.name}.json", results, machine=machine, config=config)
+    payload = {"machine": machine, "config": config, "results": results}
+    path.with_suffix(".md").write_text(render_markdown(payload), encoding="utf-8")
+    print(render_markdown(payload))
+    print(f"wrote {path} and {path.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

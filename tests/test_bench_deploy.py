@@ -1,0 +1,57 @@
+"""benchmarks/deploy.py runs end to end on a tiny configuration and writes what the chapter reads.
+
+The run trains its own tiny digits model in a temporary cache folder: the test never depends on
+weights cached by an earlier run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mobilenet_lib.benchmark import load_results
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "deploy.py"), "--tiny", "--threads", "1",
+         "--out-dir", str(tmp_path), "--name", "tiny", "--cache-dir", str(cache)],
+        capture_output=True, text=True, timeout=400, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    payload = load_results(tmp_path / "tiny.json")
+    machine, config, results = payload["machine"], payload["config"], payload["results"]
+    assert machine["threads"] == 1 and machine["cpu_model"] and machine["load_average_1_5_15"]
+    assert config["tiny"] and config["resolution"] == 32 and config["batch_sizes"] == [1, 2]
+
+    speed = results["speed"]
+    assert speed["macs_per_image"] > 0 and speed["matmul_gflops"] > 0
+    expected_forms = ["eager", "folded", "folded+channels_last", "int8"]  # --tiny skips compile
+    assert sorted(speed["batches"]) == ["1", "2"]
+    for forms in speed["batches"].values():
+        assert list(forms) == expected_forms
+        for form, r in forms.items():
+            timing = r["timing"]
+            assert timing["repeats"] == config["rounds"] * config["repeats"] == len(timing["times_ms"])
+            assert timing["threads"] == 1
+            assert timing["median_ms"] > 0 and r["first_call_s"] > 0
+            if form != "int8":  # the float forms compute the same logits as eager
+                assert r["max_relative_error"] < 1e-4, (form, r["max_relative_error"])
+
+    acc = results["accuracy"]
+    assert acc["trained_in_this_run"] and list(cache.glob("mobilenet_v2_digits_*.pt"))
+    assert acc["test_images"] > 0 and 0 <= acc["int8_accuracy"] <= 1
+    # Folding is exact up to rounding: at most one test image may flip on a near tie.
+    assert abs(acc["prepared_accuracy"] - acc["fp32_accuracy"]) <= 1 / acc["test_images"]
+    assert abs(acc["int8_drop_points"] - 100 * (acc["fp32_accuracy"] - acc["int8_accuracy"])) < 1e-9
+    ops = {o["op"]: o for o in acc["int8_ops"]}
+    # V2's convolutions run in int8, and its ReLU6 clamps int8 codes (no float round trip).
+    assert ops["quantized.Conv2d"]["int8"] and ops["ReLU6"]["int8"] and not ops["dequantize"]["int8"]
+
+    md = (tmp_path / "tiny.md").read_text()
+    assert machine["cpu_model"] in md and f"torch {machine['torch_version']}" in md and "load average" in md
+    assert "| 2 | folded+channels_last |" in md and "% of matmul" in md and "int8 loses" in md
