@@ -179,7 +179,7 @@ def bottleneck_anatomy(in_ch: int = 256, planes: int = 64, stride: int = 1, reso
     operators = {
         "conv1": "1×1 conv, ReLU",
         "conv2": f"3×3 conv{', stride 2' if stride == 2 else ''}, ReLU",
-        "conv3": "1×1 conv (ReLU after +)",
+        "conv3": "1×1 conv, ReLU after +",
     }
     if block.downsample is not None:
         operators["downsample.0"] = "1×1 conv shortcut"
@@ -224,14 +224,14 @@ def _draw_chain(ax: Axes, anatomy: BlockAnatomy, max_channels: int, title: str) 
         width = 0.25 + 0.75 * h / max_hw
         color = _WIDE if c >= 2 * narrowest else _NARROW
         ax.add_patch(Rectangle((x - width / 2, -height / 2), width, height, color=color, alpha=0.85))
-        ax.text(x, -box_height / 2 - 0.25, f"{h}×{w}×{c}", ha="center", va="top", fontsize=9)
+        ax.text(x, -box_height / 2 - 0.25, f"{h}×{w}×{c}", ha="center", va="top", fontsize=10.5)
     for i, layer in enumerate(main):
         x0, x1 = i * spacing + 0.55, (i + 1) * spacing - 0.55
         ax.add_patch(FancyArrowPatch((x0, 0), (x1, 0), arrowstyle="-|>", mutation_scale=12, color="0.3"))
         ax.text((x0 + x1) / 2, 0.18, layer.operator.replace(", ", "\n", 1), ha="center", va="bottom",
-                fontsize=8.5, linespacing=1.1)
+                fontsize=10, linespacing=1.1)
         ax.text((x0 + x1) / 2, -0.18, f"{_human(layer.params)} params\n{_human(layer.macs)} mult-adds",
-                ha="center", va="top", fontsize=8, color="0.35")
+                ha="center", va="top", fontsize=9.5, color="0.35")
     end = (len(tensors) - 1) * spacing
     top = box_height / 2 + 0.35
     if anatomy.shortcut != "none":
@@ -241,10 +241,10 @@ def _draw_chain(ax: Axes, anatomy: BlockAnatomy, max_channels: int, title: str) 
         ax.plot([0, 0, end], [top - 0.25, rail, rail], color="0.45", linestyle="--", linewidth=1.2)
         ax.add_patch(FancyArrowPatch((end, rail), (end, top - 0.25), arrowstyle="-|>", mutation_scale=12,
                                      color="0.45", linestyle="--", linewidth=1.2))
-        ax.text(end / 2, rail + 0.08, label, ha="center", va="bottom", fontsize=8.5, color="0.3")
+        ax.text(end / 2, rail + 0.08, label, ha="center", va="bottom", fontsize=10, color="0.3")
     ax.set_xlim(-1.0, end + 1.0)
     ax.set_ylim(-box_height / 2 - 1.1, top + 1.0)
-    ax.set_title(title, fontsize=10.5)
+    ax.set_title(title, fontsize=12)
     ax.axis("off")
 
 
@@ -271,7 +271,7 @@ def plot_block(
     shortcut = "shortcut: yes" if anatomy.shortcut == "identity" else (
         "no shortcut: stride 2" if stride == 2 else "no shortcut: in ≠ out channels")
     _draw_chain(ax, anatomy, max_channels, f"Inverted residual, t = {expansion} ({shortcut})")
-    fig.text(0.5, 0.01, _summary(anatomy), ha="center", va="bottom", fontsize=8.5)
+    fig.text(0.5, 0.01, _summary(anatomy), ha="center", va="bottom", fontsize=10)
     return fig
 
 
@@ -280,13 +280,13 @@ def plot_block_comparison(resolution: int = 56) -> Figure:
     (24 → 144 → 144 → 24), both at ``resolution``, drawn to the same channel scale."""
     resnet = bottleneck_anatomy(256, 64, 1, resolution)
     v2 = inverted_residual_anatomy(24, 24, 6, 1, resolution)
-    fig = new_figure(9.5, 6.0)
+    fig = new_figure(9.5, 6.6)
     top, bottom = fig.subplots(2, 1)
     scale = 256
     _draw_chain(top, resnet, scale, "ResNet bottleneck: wide → narrow → wide (shortcut joins the wide tensors)")
     _draw_chain(bottom, v2, scale, "Inverted residual: narrow → wide → narrow (shortcut joins the narrow tensors)")
     for ax, anatomy in ((top, resnet), (bottom, v2)):
-        ax.text(0.5, -0.02, _summary(anatomy), transform=ax.transAxes, ha="center", va="top", fontsize=8)
+        ax.text(0.5, -0.02, _summary(anatomy), transform=ax.transAxes, ha="center", va="top", fontsize=8.5)
     return fig
 
 
