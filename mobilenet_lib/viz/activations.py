@@ -92,9 +92,9 @@ def plot_activations(
     i = int(diff.abs().argmax())
 
     # a fixed layout: constrained layout would double the widget's redraw time
-    fig = Figure(figsize=(12, 3.6))
+    fig = Figure(figsize=(9.6, 3.4))
     axes = fig.subplots(1, 3)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.14, top=0.91, wspace=0.22)
+    fig.subplots_adjust(left=0.065, right=0.99, bottom=0.15, top=0.91, wspace=0.25)
     xs = x.numpy()
     for ax, (a, b), title in (
         (axes[0], (ys, yh), "value"),
@@ -154,7 +154,7 @@ def plot_int8_error(
         "h_swish": "h-swish, integer ops",
     }
     colors = {"swish_plan": "#ff7f0e", "swish_lut": _SMOOTH_COLOR, "h_swish": _HARD_COLOR}
-    fig = Figure(figsize=(6 * len(grids), 3.8), layout="constrained")
+    fig = Figure(figsize=(4.8 * len(grids), 3.6), layout="constrained")
     axes = fig.subplots(1, len(grids), squeeze=False)
     for ax, (title, grid) in zip(axes[0], grids.items(), strict=True):
         ax.axhspan(-0.5, 0.5, color="#dddddd", label="rounding alone (±0.5)")
@@ -208,7 +208,7 @@ def plot_activation_sites(sites: Sequence[ActivationSite], title: str = "") -> F
     shown = [s for s in sites if s.on_map]
     if not shown:
         raise ValueError("no activation on a spatial map to plot: pass activation_sites(model)")
-    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    fig = Figure(figsize=(9.6, 3.4), layout="constrained")
     ax = fig.subplots()
     ax.bar(range(len(shown)), [s.values / 1e3 for s in shown],
            color=[_KIND_COLORS.get(s.kind, "#7f7f7f") for s in shown])

@@ -71,8 +71,8 @@ def plot_last_stage(kernel_size: int = 3) -> Figure:
         "original": layer_table(original_last_stage(kernel_size=kernel_size), (1, 160, 7, 7)),
         "efficient": layer_table(efficient_last_stage(), (1, 160, 7, 7)),
     }
-    fig = new_figure(12, 3.6)
-    ax_m, ax_p = fig.subplots(1, 2)
+    fig = new_figure(8, 5.2)  # stacked: each panel gets the page's full width
+    ax_m, ax_p = fig.subplots(2, 1)
     for ax, attr, unit in ((ax_m, "macs", "mult-adds"), (ax_p, "params", "parameters")):
         top = max(sum(getattr(r, attr) for r in t) for t in stages.values()) / 1e6
         for y, (name, table) in enumerate(stages.items()):
@@ -82,7 +82,7 @@ def plot_last_stage(kernel_size: int = 3) -> Figure:
                 shape = "×".join(map(str, row.output_shape[1:]))
                 ax.barh(y, value, left=left, color=KIND_COLORS[row.kind], edgecolor="white")
                 if value > 0.12 * top:  # label only bars wide enough to hold it
-                    ax.text(left + value / 2, y, shape, ha="center", va="center", fontsize=7)
+                    ax.text(left + value / 2, y, shape, ha="center", va="center", fontsize=8)
                 left += value
             ax.text(left, y, f"  {left:.2f}M", va="center", fontsize=9)
         ax.set_yticks([0, 1], list(stages))

@@ -87,7 +87,7 @@ def plot_se_demo(
 
     demo = se_study.se_demo(image, rotate, strength, gate)
     names = se_study.DEMO_CHANNELS
-    fig = Figure(figsize=(12, 6.6))
+    fig = Figure(figsize=(10, 6))
     grid = fig.add_gridspec(
         2, 3, height_ratios=(1, 1.25), width_ratios=(1, 1, 1.3),
         hspace=0.42, wspace=0.22, left=0.05, right=0.99, top=0.95, bottom=0.02,
@@ -120,7 +120,7 @@ def plot_gate_comparison(image: str = "china", strength: float = 4.0, seed: int 
     upright = se_study.se_demo(image, 0, strength).gates.tolist()
     turned = se_study.se_demo(image, 1, strength).gates.tolist()
     untrained = se_study.random_se_gates(image, 0, seed).tolist()
-    fig = Figure(figsize=(12, 3.4), layout="constrained")
+    fig = Figure(figsize=(10, 3.3), layout="constrained")
     axes = fig.subplots(1, 3, sharey=True)
     _bar_gates(axes[0], upright, f"hand-set SE: {image}")
     _bar_gates(axes[1], turned, f"hand-set SE: {image} turned 90°")
@@ -166,8 +166,8 @@ def plot_se_cost(reduction: float = 4, variant: str = "large", divisor: int = 8)
     total_params, total_macs = sum(params), sum(b.cost.fc.macs for b in blocks)
 
     # fixed margins: a constrained layout would add a third to every redraw of the widget
-    fig = Figure(figsize=(12, 4.2))
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.3, top=0.84, wspace=0.18)
+    fig = Figure(figsize=(9, 4.2))
+    fig.subplots_adjust(left=0.08, right=0.99, bottom=0.3, top=0.84, wspace=0.22)
     ax_p, ax_m = fig.subplots(1, 2)
     x = range(len(blocks))
     ax_p.bar(x, [p / 1e3 for p in params], color="#9467bd")
