@@ -229,6 +229,7 @@ class SubmissionResult:
     cell_errors: list[str] = field(default_factory=list)
     output_dropped: int = 0
     seconds: float = 0.0
+    flags: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -626,7 +627,35 @@ def grade_one(
             student, assignment, str(path), status, questions, result["cell_errors"], result["output_dropped"]
         )
     out.seconds = round(time.monotonic() - started, 2)
+    out.flags = borrowed_answers(cells)
     return out
+
+
+# The checks compare with mobilenet_lib's own implementations, which a notebook can import; an
+# answer that just wraps one would pass. The grade stands, but the instructor sees a flag.
+_BORROWED = re.compile(
+    r"\bmobilenet_lib\b(?!\.checks\b)[\w.]*(?:\s+import\s+[\w, ()]+)?"
+    r"|\b(?:F|functional)\.(?:hardswish|hardsigmoid)\b|\bnn\.(?:Hardswish|Hardsigmoid|ChannelShuffle)\b"
+)
+_ALLOWED_IMPORTS = {"mobilenet_lib.checks", "checks", "spiral"}
+
+
+def borrowed_answers(cells: Sequence[str]) -> list[str]:
+    """Uses of the library's (or torch's) ready-made answers in a notebook's code, for the instructor:
+    any use of ``mobilenet_lib`` other than its checks and ``spiral`` (which the manifold assignment
+    hands out), and torch's hard activations and channel shuffle."""
+    found = []
+    for i, source in enumerate(cells, start=1):
+        for line in source.splitlines():
+            code = line.split("#", 1)[0]
+            for m in _BORROWED.finditer(code):
+                names = set(re.split(r"[\s,()]+", m.group(0).replace("import", " ")) if "import" in m.group(0) else {m.group(0)})
+                names = {n for n in names if n and n not in {"mobilenet_lib", "from"}}
+                if names <= _ALLOWED_IMPORTS and names:
+                    continue
+                found.append(f"code cell {i}: {line.strip()[:120]}")
+                break
+    return found
 
 
 def _feedback(r: SubmissionResult) -> str:
@@ -642,6 +671,8 @@ def _feedback(r: SubmissionResult) -> str:
         lines.append("")
     if r.cell_errors:
         lines += ["## Errors while running your notebook", *[f"- {e}" for e in r.cell_errors], ""]
+    if r.flags:
+        lines += ["## Ready-made answers used (for the instructor to review)", *[f"- {f}" for f in r.flags], ""]
     if r.output_dropped:
         lines += [f"Your notebook printed {r.output_dropped:,} characters more than the grader keeps; they were dropped.", ""]
     return "\n".join(lines)
@@ -659,10 +690,10 @@ def _write_reports(results: list[SubmissionResult], tests_by_assignment: dict[st
         table = folder / "scores.csv"
         with table.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(["student", *questions, "total", "possible", "status", "seconds"])
+            writer.writerow(["student", *questions, "total", "possible", "status", "flags", "seconds"])
             for r in sorted(rows, key=lambda r: r.student):
                 by_q = {q.question: q.score for q in r.questions}
-                writer.writerow([r.student, *[f"{by_q.get(q, 0):g}" for q in questions], f"{r.score:g}", f"{r.possible:g}", r.status, r.seconds])
+                writer.writerow([r.student, *[f"{by_q.get(q, 0):g}" for q in questions], f"{r.score:g}", f"{r.possible:g}", r.status, "; ".join(r.flags), r.seconds])
         for r in rows:
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", r.student)
             (folder / "feedback" / f"{name}.md").write_text(_feedback(r), encoding="utf-8")

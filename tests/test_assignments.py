@@ -175,6 +175,9 @@ def graded(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         "import json\n"
         f"cells = json.load(open({str(master)!r}))['cells']\n"
         "exec(''.join(cells[4]['source']))\n"))
+    _write(subs, "borrowed", "channel_shuffle", _with_cell(
+        _nb(built / "channel_shuffle" / "student" / "channel_shuffle.ipynb"),
+        "from mobilenet_lib.blocks import channel_shuffle\n", after="def channel_shuffle"))
     _write(subs, "hostile_print", "manifold_collapse", _with_cell(
         ref["manifold_collapse"], "for _ in range(200):\n    print('x' * 50_000)\n", after="import torch"))
 
@@ -292,18 +295,18 @@ def test_hostile_submissions_are_contained(graded: dict[str, Any], built: Path) 
 
 def test_submissions_are_never_modified(graded: dict[str, Any]) -> None:
     assert graded["before"] == graded["after"]
-    assert len(graded["before"]) == 2 * len(NAMES) + len(MISTAKES) + 7
+    assert len(graded["before"]) == 2 * len(NAMES) + len(MISTAKES) + 8
 
 
 def test_score_table_has_a_row_per_student_and_a_column_per_question(graded: dict[str, Any], built: Path) -> None:
     for name in NAMES:
         with (graded["out"] / name / "scores.csv").open(encoding="utf-8") as f:
             header, *rows = list(csv.reader(f))
-        assert header == ["student", *_questions(built, name), "total", "possible", "status", "seconds"]
+        assert header == ["student", *_questions(built, name), "total", "possible", "status", "flags", "seconds"]
         students = [r[0] for r in rows]
         assert students == sorted(students) and {"reference", "starter"} <= set(students)
         for r in rows:
-            assert float(r[-4]) == sum(float(v) for v in r[1:-4])
+            assert float(r[-5]) == sum(float(v) for v in r[1:-5])
         assert len(list((graded["out"] / name / "feedback").glob("*.md"))) == len(rows)
 
 
@@ -316,3 +319,19 @@ def test_bad_arguments_raise_value_errors(tmp_path: Path, built: Path) -> None:
         classroom.grade(tmp_path, tmp_path / "out", dist=built)
     with pytest.raises(ValueError, match="positive number"):
         classroom.GradeLimits(total_s=0)
+
+
+def test_command_line_reports_bad_input_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert classroom.main(["grade", str(tmp_path / "missing"), "-o", str(tmp_path / "out")]) == 2
+    assert "must be a folder" in capsys.readouterr().err
+    assert classroom.main(["build", "no_such_assignment", "-o", str(tmp_path)]) == 2
+    assert "unknown assignment" in capsys.readouterr().err
+
+
+def test_ready_made_answers_are_flagged_for_the_instructor(graded: dict[str, Any]) -> None:
+    table = _table(graded, "channel_shuffle")
+    assert "from mobilenet_lib.blocks import channel_shuffle" in table["borrowed"]["flags"]
+    assert float(table["borrowed"]["q1"]) == 3  # the grade stands; the flag is for a person to judge
+    assert "Ready-made answers used" in _feedback(graded, "channel_shuffle", "borrowed")
+    for name in NAMES:
+        assert _table(graded, name)["reference"]["flags"] == "", name
