@@ -168,9 +168,13 @@ class _Parts:
         return CheckReport(self.title, self.results)
 
 
-def _rng(seed: int) -> torch.Generator:
+def _rng(seed: int, trials: int = 1) -> torch.Generator:
+    """The generator a check draws its cases from; also validates ``trials`` (zero cases would
+    pass anything)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be a positive integer, got {trials!r}")
     return torch.Generator().manual_seed(seed)
 
 
@@ -221,7 +225,7 @@ def check_separable_cost(separable_cost: Callable[..., Any], *, seed: int = 0, t
     from .costs import separable_conv_cost
 
     _check_callable(separable_cost, "separable_cost function")
-    g = _rng(seed)
+    g = _rng(seed, trials)
     # D_K >= 3: with D_K = 1 a depthwise filter and a missing term look alike, and the hints would guess.
     cases = [(_choice(g, [3, 5, 7]), _randint(g, 2, 512), _randint(g, 2, 512), _randint(g, 2, 112)) for _ in range(trials)]
     parts = _Parts("separable_cost")
@@ -276,7 +280,7 @@ def check_cost_ratio(cost_ratio: Callable[..., Any], *, seed: int = 0, trials: i
     from .costs import separable_cost_ratio
 
     _check_callable(cost_ratio, "cost_ratio function")
-    g = _rng(seed)
+    g = _rng(seed, trials)
     cases = [(_choice(g, [3, 5, 7]), _randint(g, 2, 1024)) for _ in range(trials)]
     parts = _Parts("cost_ratio")
     answers: list[float] = []
@@ -548,7 +552,7 @@ def check_depthwise_separable(cls: type, *, seed: int = 0, trials: int = 4) -> C
     from .blocks import DepthwiseSeparableConv
 
     _check_class(cls, "depthwise separable block")
-    g = _rng(seed)
+    g = _rng(seed, trials)
     configs = [(_randint(g, 2, 12), _randint(g, 2, 16), 1 + i % 2) for i in range(max(2, trials))]
     parts = _Parts("DepthwiseSeparable")
 
@@ -626,7 +630,7 @@ def check_embed_and_recover(embed_and_recover: Callable[..., Any], *, seed: int 
     Parts: ``shape``, ``identity activation``, ``ReLU``.
     """
     _check_callable(embed_and_recover, "embed_and_recover function")
-    g = _rng(seed)
+    g = _rng(seed, trials)
     cases = []
     for _ in range(trials):
         n_points, n = _randint(g, 20, 60), _randint(g, 2, 30)
@@ -686,7 +690,7 @@ def check_relative_error(relative_error: Callable[..., Any], *, seed: int = 0, t
     reconstruction``, ``random reconstruction``.
     """
     _check_callable(relative_error, "relative_error function")
-    g = _rng(seed)
+    g = _rng(seed, trials)
     xs = [torch.randn(_randint(g, 10, 50), 2, generator=g, dtype=torch.float64) for _ in range(trials)]
     parts = _Parts("relative_error")
 
@@ -751,7 +755,7 @@ def check_collapse_experiment(collapse_experiment: Callable[..., Any], *, seed: 
     from .manifold import manifold_collapse
 
     _check_callable(collapse_experiment, "collapse_experiment function")
-    g = _rng(seed)
+    g = _rng(seed, trials)
     cases = [(_randint(g, 2, 40), _randint(g, 0, 1000)) for _ in range(trials)]
     parts = _Parts("collapse_experiment")
 
@@ -934,7 +938,7 @@ def check_inverted_residual_macs(block_macs: Callable[..., Any], *, seed: int = 
     ``stride 1``, ``stride 2``, ``expand_ratio 1``.
     """
     _check_callable(block_macs, "block_macs function")
-    g = _rng(seed)
+    g = _rng(seed, trials)
     cases = []
     for k in range(trials):
         stride = 1 + k % 2
@@ -1074,7 +1078,7 @@ def check_se_block(cls: type, *, seed: int = 0, trials: int = 3) -> CheckReport:
     from .blocks import SqueezeExcitation
 
     _check_class(cls, "squeeze-and-excitation block")
-    g = _rng(seed)
+    g = _rng(seed, trials)
     configs = []
     for _ in range(trials):
         c = _randint(g, 8, 32)
@@ -1134,7 +1138,7 @@ def check_channel_shuffle(channel_shuffle: Callable[..., Any], *, seed: int = 0,
     from .blocks import channel_shuffle as reference
 
     _check_callable(channel_shuffle, "channel_shuffle function")
-    g = _rng(seed)
+    g = _rng(seed, trials)
     cases = []
     for _ in range(trials):
         groups, per = _randint(g, 2, 6), _randint(g, 2, 6)
@@ -1191,7 +1195,7 @@ def check_shuffle_unit(cls: type, *, seed: int = 0, trials: int = 3) -> CheckRep
     from .blocks import ShuffleV2Block, channel_shuffle
 
     _check_class(cls, "ShuffleNet V2 unit")
-    g = _rng(seed)
+    g = _rng(seed, trials)
     configs = [(2 * _randint(g, 2, 8),) for _ in range(trials)]
     parts = _Parts("ShuffleUnit")
 

@@ -59,6 +59,8 @@ def test_report_lists_parts_and_require_raises_with_the_messages() -> None:
         (lambda: checks.check_h_swish(lambda x: x, seed=True), "seed must be a non-negative integer"),
         (lambda: checks.check_inverted_residual(nn.Identity()), "pass the inverted residual block class itself"),
         (lambda: checks.check_se_block("SEBlock"), "class itself"),
+        (lambda: checks.check_channel_shuffle(lambda x, g: x, trials=0), "trials must be a positive integer"),
+        (lambda: checks.check_se_block(nn.Module, trials=2.5), "trials must be a positive integer"),
     ],
 )
 def test_bad_arguments_raise_value_error(call: Any, match: str) -> None:
