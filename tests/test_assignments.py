@@ -15,6 +15,8 @@ import csv
 import hashlib
 import importlib.util
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -158,13 +160,24 @@ def graded(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         ref["inverted_residual"],
         "import time\nwhile True:\n    try:\n        time.sleep(60)\n    except BaseException:\n        pass\n",
         after="import torch"))
-    victims = [subs / "reference", ROOT / "assignments", built, subs / "reference" / "se_hswish.ipynb"]
+    # a decoy inside the repository (never real sources: if the guard failed, this would delete it)
+    decoy = ROOT / "assignments" / "dist" / f"decoy-{os.getpid()}"
+    decoy.mkdir(parents=True, exist_ok=True)
+    (decoy / "keep.txt").write_text("the grader must not let a submission delete this\n")
+    victims = [subs / "reference", decoy, built, subs / "reference" / "se_hswish.ipynb"]
+    attempts = [f"shutil.rmtree({str(v)!r}) if os.path.isdir({str(v)!r}) else os.remove({str(v)!r})" for v in victims]
+    attempts += [
+        "subprocess.run(['rm', '-rf', " + repr(str(subs)) + "])",  # around the audit hook via a shell
+        "os.kill(os.getppid(), signal.SIGKILL)",  # kill the grader
+        "os.system('true')",
+    ]
+    # Every attempt must be refused: the cell fails (a cell error in the feedback) if one is not.
     _write(subs, "hostile_delete", "se_hswish", _with_cell(ref["se_hswish"], "\n".join([
-        "import os, shutil",
-        "errors = []",
-        *[f"try:\n    shutil.rmtree({str(v)!r}) if os.path.isdir({str(v)!r}) else os.remove({str(v)!r})\n"
-          f"except Exception as e:\n    errors.append(repr(e))" for v in victims],
-        "assert not errors, errors",
+        "import os, shutil, signal, subprocess",
+        "refused = []",
+        *[f"try:\n    {a}\nexcept PermissionError as e:\n    refused.append(str(e))" for a in attempts],
+        f"assert len(refused) == {len(attempts)}, refused",
+        "print(refused)",
     ]), after="import torch"))
     _write(subs, "hostile_read", "channel_shuffle", _with_cell(
         ref["channel_shuffle"], "\n".join([
@@ -185,7 +198,9 @@ def graded(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     limits = classroom.GradeLimits(**LIMITS)
     results = classroom.grade(subs, out, dist=built, limits=limits, progress=False)
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in subs.rglob("*.ipynb")}
-    return {"subs": subs, "out": out, "results": results, "before": before, "after": after}
+    survived = (decoy / "keep.txt").is_file()
+    shutil.rmtree(decoy, ignore_errors=True)
+    return {"subs": subs, "out": out, "results": results, "before": before, "after": after, "decoy_survived": survived}
 
 
 def _table(graded: dict[str, Any], name: str) -> dict[str, dict[str, str]]:
@@ -278,9 +293,8 @@ def test_hostile_submissions_are_contained(graded: dict[str, Any], built: Path) 
     # deleting: every attempt refused, nothing gone, the answers still graded
     delete = _table(graded, "se_hswish")["hostile_delete"]
     assert float(delete["total"]) == float(delete["possible"]), delete
-    feedback = _feedback(graded, "se_hswish", "hostile_delete")
-    assert feedback.count("not allowed while grading") >= 1
-    assert (ROOT / "assignments" / "classroom.py").is_file() and (built / "se_hswish" / "autograder").is_dir()
+    assert "Errors while running" not in _feedback(graded, "se_hswish", "hostile_delete")  # all refused
+    assert graded["decoy_survived"] and (built / "se_hswish" / "autograder").is_dir()
     # reading the hidden tests or the master's solutions is refused
     cs = _table(graded, "channel_shuffle")
     assert float(cs["hostile_read"]["total"]) == float(cs["hostile_read"]["possible"])  # its own answers still count
