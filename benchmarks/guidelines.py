@@ -25,7 +25,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mobilenet_lib.benchmark import machine_info, markdown_table, save_results
+from mobilenet_lib.benchmark import load_warning, machine_info, markdown_table, save_results
 from mobilenet_lib.guidelines import GUIDELINES, PAPER_TABLES, GuidelineResult, comparison_columns, comparison_rows, run_guideline
 
 #: Widths per guideline: the paper's ARM "×1" and GPU "×1" settings (G4: the unit's inner width).
@@ -68,6 +68,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def after_load(machine: dict) -> str:
+    """", after: [...]" when the results file recorded the load average at the end of the run."""
+    after = machine.get("load_average_after_1_5_15")
+    return f", after: {after}" if after else ""
+
+
 def render_markdown(payload: dict) -> str:
     """One table per guideline and width, measured speeds beside the paper's."""
     m, c = payload["machine"], payload["config"]
@@ -76,8 +82,9 @@ def render_markdown(payload: dict) -> str:
         "",
         f"Machine: {m['cpu_model']}, {m['logical_cpus']} logical CPUs; torch {m['torch_version']}, "
         f"Python {m['python_version']}; {m['date_utc']}; load average before the run (1/5/15 min): "
-        f"{m.get('load_average_1_5_15')}.",
+        f"{m.get('load_average_1_5_15')}{after_load(m)}.",
         "",
+        *([f"**{warning}**", ""] if (warning := load_warning(m)) else []),
         f"{c['units']} stacked units on {c['size']}×{c['size']} maps, batch {c['batch']}, no batch norm "
         f"(folded, as in deployment); median of {c['repeats']} runs after {c['warmup']} warm-up runs. "
         "Relative speed = the first variant's time / this variant's time (above 1: faster). The paper's "
@@ -135,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "mode": "eager, eval, torch.inference_mode, float32",
     }
+    # other processes may start or stop during a long run: record the load at its end too
+    machine["load_average_after_1_5_15"] = machine_info()["load_average_1_5_15"]
     path = save_results(args.out_dir / f"{args.name}.json", results, machine=machine, config=config)
     payload = {"machine": machine, "config": config, "results": results}
     path.with_suffix(".md").write_text(render_markdown(payload), encoding="utf-8")

@@ -27,7 +27,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mobilenet_lib.benchmark import machine_info, markdown_table, matmul_gflops, measure_models, save_results
+from mobilenet_lib.benchmark import load_warning, machine_info, markdown_table, matmul_gflops, measure_models, save_results
 
 DEFAULT_MODELS = (
     "mobilenet_v1",
@@ -58,6 +58,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def after_load(machine: dict) -> str:
+    """", after: [...]" when the results file recorded the load average at the end of the run."""
+    after = machine.get("load_average_after_1_5_15")
+    return f", after: {after}" if after else ""
+
+
 def render_markdown(payload: dict) -> str:
     """The results file's Markdown summary: machine, settings, one row per model."""
     m, c = payload["machine"], payload["config"]
@@ -81,8 +87,10 @@ def render_markdown(payload: dict) -> str:
             "",
             f"Machine: {m['cpu_model']}, {m['logical_cpus']} logical CPUs, {m['threads']} torch threads; "
             f"torch {m['torch_version']}, Python {m['python_version']}; {m['date_utc']}; "
-            f"load average before the run (1/5/15 min): {load}.",
+            f"load average before the run (1/5/15 min): {load}"
+            f"{after_load(m)}.",
             "",
+            *([f"**{warning}**", ""] if (warning := load_warning(m)) else []),
             f"Input {c['resolution']}×{c['resolution']}, eager PyTorch, eval mode; median of {c['repeats']} "
             f"runs after {c['warmup']} warm-up runs. A {peak['n']}×{peak['n']} float32 matmul reached "
             f"{peak['gflops']:.3g} GFLOP/s on this machine.",
@@ -121,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "eager, eval, torch.inference_mode, float32",
     }
     results = {"matmul": peak.to_dict(), "models": [r.to_dict() for r in rows]}
+    # other processes may start or stop during a long run: record the load at its end too
+    machine["load_average_after_1_5_15"] = machine_info()["load_average_1_5_15"]
     path = save_results(args.out_dir / f"{args.name}.json", results, machine=machine, config=config)
     payload = {"machine": machine, "config": config, "results": results}
     (args.out_dir / f"{args.name}.md").write_text(render_markdown(payload), encoding="utf-8")

@@ -52,6 +52,7 @@ __all__ = [
     "achieved_gflops",
     "cpu_model",
     "machine_info",
+    "load_warning",
     "ModelLatency",
     "measure_models",
     "save_results",
@@ -503,6 +504,30 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "load_average_1_5_15": load,
     }
+
+
+def load_warning(machine: Mapping[str, Any], busy: float = 0.5) -> str:
+    """A sentence warning that a result was timed on a busy machine, or ``""`` if it was not.
+
+    ``machine`` is a :func:`machine_info` record. The machine counts as busy when the 1-minute load
+    average before the run was at least ``busy`` times its logical CPUs (other processes then
+    compete for the cores the benchmark's threads need). Without a recorded load the answer is a
+    warning too: nothing says the numbers can be trusted.
+    """
+    if isinstance(busy, bool) or not isinstance(busy, Real) or not busy > 0:
+        raise ValueError(f"busy must be a positive number (a fraction of the logical CPUs), got {busy!r}")
+    if not isinstance(machine, Mapping) or "logical_cpus" not in machine:
+        raise ValueError(f"machine must be a machine_info() record with 'logical_cpus', got {machine!r}")
+    load, cpus = machine.get("load_average_1_5_15"), machine["logical_cpus"] or 1
+    if not load:
+        return "The load average was not recorded: check these timings on an idle machine before quoting them."
+    if load[0] < busy * cpus:
+        return ""
+    return (
+        f"The machine was busy (1-minute load average {load[0]:g} on {cpus} logical CPUs): other processes "
+        "competed for the cores, so these timings are slower and noisier than on an idle machine. "
+        "Re-run the script on an idle machine before quoting them."
+    )
 
 
 # --------------------------------------------------------------------------------------------

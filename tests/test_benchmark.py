@@ -243,3 +243,20 @@ def test_measure_models_rejects_bad_arguments(kwargs: dict, match: str) -> None:
 
     with pytest.raises(ValueError, match=match):
         measure_models(**kwargs, resolution=8, repeats=1, warmup=0)
+
+
+def test_load_warning_flags_a_busy_machine() -> None:
+    from mobilenet_lib.benchmark import load_warning
+
+    idle = {"logical_cpus": 2, "load_average_1_5_15": [0.3, 0.5, 0.4]}
+    busy = {"logical_cpus": 2, "load_average_1_5_15": [9.5, 8.0, 6.0]}
+    assert load_warning(idle) == ""
+    text = load_warning(busy)
+    assert "busy" in text and "9.5" in text and "2 logical CPUs" in text
+    assert load_warning({"logical_cpus": 2, "load_average_1_5_15": [1.0, 0, 0]})  # at the threshold
+    assert load_warning({"logical_cpus": 2, "load_average_1_5_15": [1.0, 0, 0]}, busy=0.6) == ""
+    assert "not recorded" in load_warning({"logical_cpus": 2, "load_average_1_5_15": None})
+    with pytest.raises(ValueError, match="busy"):
+        load_warning(idle, busy=0)
+    with pytest.raises(ValueError, match="logical_cpus"):
+        load_warning({"load_average_1_5_15": [1, 1, 1]})

@@ -43,6 +43,7 @@ def test_latency_script_tiny(tmp_path: Path) -> None:
     md = (tmp_path / "tiny.md").read_text()
     assert "AMD" in md or payload["machine"]["cpu_model"] in md
     assert "torch " + payload["machine"]["torch_version"] in md and "load average" in md
+    assert len(payload["machine"]["load_average_after_1_5_15"]) == 3 and ", after: [" in md
     assert "| mobilenet_v3_small |" in md and "ms/image, batch 2" in md
 
 
@@ -60,6 +61,7 @@ def test_guidelines_script_tiny(tmp_path: Path) -> None:
     assert len(g3) == 5 and all(r.timing is not None and r.timing.repeats == 2 for r in g3)
     md = (tmp_path / "guidelines.md").read_text()
     assert md.count("## G") == 5 and "paper: ARM relative speed" in md and "load average" in md
+    assert len(payload["machine"]["load_average_after_1_5_15"]) == 3 and ", after: [" in md
 
 
 def test_guidelines_script_rejects_bad_widths(tmp_path: Path) -> None:
