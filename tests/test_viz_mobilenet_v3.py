@@ -57,3 +57,40 @@ def test_plot_search_marks_baseline_budget_and_pick():
     assert labels == ["within budget", "over budget", "paper's table", "pick: most mult-adds"]
     with pytest.raises(ValueError):
         viz.plot_search(SearchResult(Candidate((1.0,), (), 0, 1), (), 1.0, None))
+
+
+@pytest.mark.parametrize(("variant", "size"), [("large", 224), ("small", 160), ("large", 96)])
+def test_bneck_costs_match_the_counted_model(variant, size):
+    import torch
+
+    import mobilenet_lib as ml
+
+    costs = viz.bneck_costs(variant, size)
+    build = {"large": ml.mobilenet_v3_large, "small": ml.mobilenet_v3_small}[variant]
+    with torch.device("meta"):
+        model = build()
+    table = ml.layer_table(model, (1, 3, size, size))
+    # features[0] is the stem; features[1..n] are the bneck rows, in order
+    for c in costs:
+        counted = sum(r.macs for r in table if r.name.startswith(f"features.{c.index + 1}."))
+        assert c.total == counted, (c.index, c)
+    assert [c.use_se for c in costs] == [r.use_se for r in (MOBILENET_V3_LARGE_BNECK if variant == "large"
+                                                             else MOBILENET_V3_SMALL_BNECK)]
+
+
+def test_bneck_costs_parts_and_errors():
+    large = viz.bneck_costs("large")
+    assert large[0].expand == 0  # exp size 16 == input width: no expansion layer
+    assert large[-1].size == 7 and large[-1].se == 2 * 960 * 240
+    assert all(c.se == 0 for c in large if not c.use_se)
+    for bad in [("medium", 224), ("large", 16), ("large", 224.0)]:
+        with pytest.raises(ValueError):
+            viz.bneck_costs(*bad)
+
+
+def test_plot_bneck_costs_title_and_marks():
+    fig = viz.plot_bneck_costs("small", 160)
+    (ax,) = fig.axes
+    total = sum(c.total for c in viz.bneck_costs("small", 160))
+    assert f"{total / 1e6:.1f}M" in ax.get_title()
+    assert sum(t.get_text() == "SE" for t in ax.texts) == sum(c.use_se for c in viz.bneck_costs("small"))
