@@ -244,7 +244,7 @@ def plot_time_vs_macs(profiles: Mapping[str, LatencyProfile]) -> Figure:
         if not isinstance(p, LatencyProfile):
             raise ValueError(f"profiles[{title!r}] must be a LatencyProfile (from profile_layers), got {type(p).__name__}")
 
-    fig = new_figure(3.4 * len(profiles) + 0.6, 3.4)
+    fig = new_figure(3.9 * len(profiles) + 0.6, 3.6)
     axes = fig.subplots(1, len(profiles), sharey=True, squeeze=False)[0]
     for ax, (title, prof) in zip(axes, profiles.items()):
         kinds = prof.by_kind()
@@ -255,9 +255,10 @@ def plot_time_vs_macs(profiles: Mapping[str, LatencyProfile]) -> Figure:
         bars = ax.bar([i + 0.2 for i in x], [100 * k.time_share for k in kinds], 0.4, color=colors,
                       label="share of time")
         ax.bar_label(bars, fmt="%.0f", padding=1, fontsize=8)
-        ax.set_xticks(list(x), [k.kind for k in kinds], fontsize=9)
+        ax.set_xticks(list(x), [k.kind for k in kinds], fontsize=8)
         ax.set_title(f"{title}\n{prof.total_ms:.1f} ms per pass", fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_ylabel("% of the whole pass")
-    axes[0].legend(fontsize=8, frameon=False, loc="upper left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     return fig
