@@ -179,6 +179,7 @@ def test_ablation_summary_and_plot(tmp_path):
     assert points[0].mean == pytest.approx(0.91) and points[1].accuracies == (0.8, 0.85)
     fig = plot_ablation(points)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["linear + shortcuts", "ReLU6 + shortcuts"]
+    assert fig.axes[0].get_xlim()[0] == 0  # bars start at zero: their lengths compare honestly
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"meta": {}, "runs": _runs()}))
     assert len(load_ablation(path)["runs"]) == 4
