@@ -279,3 +279,25 @@ def test_plot_history() -> None:
     assert list(fig.axes[1].lines[1].get_ydata()) == pytest.approx([60.0, 70.0])
     with pytest.raises(ValueError, match="History"):
         v1.plot_history({"train_loss": []})
+
+
+def test_chapter_digits_run_reaches_95_percent() -> None:
+    """The chapter's live run, exactly as the notebook makes it (α = 0.25, 32 px, seed 0).
+
+    No shorter run reaches 95 % (4 or 5 epochs stop at 92-95 %, 16 px inputs below 90 %), so this
+    trains the chapter's recipe: 8 epochs over 1,347 images, about 20 s of CPU time on one thread
+    (the committed sweep ran this configuration on one thread and got the same 97.3 %).
+    """
+    from mobilenet_lib.benchmark import torch_threads
+
+    with torch_threads(1):  # one per test worker; spare threads would only spin
+        run = v1.train_digits_v1(alpha=0.25, resolution=v1.DIGITS_IMAGE_SIZE, seed=0, progress=False)
+    assert run.history.epochs == v1.DIGITS_RECIPE["epochs"] == len(run.history.test_accuracy)
+    assert run.history.final_test_accuracy >= 0.95, run.history.test_accuracy
+    cost = v1.v1_cost(0.25, v1.DIGITS_IMAGE_SIZE, layers=v1.DIGITS_LAYERS, num_classes=10)
+    assert (run.macs, run.params) == (cost.macs, cost.params)
+
+
+def test_train_digits_v1_rejects_a_bad_train_limit() -> None:
+    with pytest.raises(ValueError, match="train_limit"):
+        v1.train_digits_v1(train_limit=0, progress=False)
