@@ -7,7 +7,8 @@ their mult-adds and memory access cost, and times them with one and with two thr
 ``<name>.json`` (every repeat, machine, configuration) and ``<name>.md`` (one table per
 guideline and width, beside the paper's relative speeds) to ``--out-dir``.
 
-Full run, from the repository root (a few minutes on an idle 2-core machine)::
+Full run, from the repository root (15 minutes on the busy shared 2-core development machine,
+load average about 11, under `nice -n 10`; an idle machine needs far less)::
 
     .venv/bin/python benchmarks/guidelines.py
 

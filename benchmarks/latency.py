@@ -8,7 +8,8 @@ against what one large matrix product reaches on the same CPU. Writes ``<name>.j
 repeats, machine, configuration) and ``<name>.md`` (a short table naming the machine) to
 ``--out-dir``.
 
-Full run, from the repository root (about two minutes on an idle 2-core machine)::
+Full run, from the repository root (23 minutes on the busy shared 2-core development machine,
+load average about 11, under `nice -n 10`; an idle machine needs far less)::
 
     .venv/bin/python benchmarks/latency.py
 
