@@ -465,13 +465,13 @@ def architecture_html(table: CostTable) -> str:
     head = ("#", "type", "stride", "filter shape", "output (H×W×C)", "params", "mult-adds", "% of mult-adds")
     right = {0, 2, 5, 6, 7}
     cells = ["<tr>" + "".join(
-        f'<th style="text-align:{"right" if j in right else "left"}">{h}</th>' for j, h in enumerate(head)
+        f'<th style="text-align:{"right" if j in right else "left"};padding:0.1em 0.5em;white-space:nowrap">{h}</th>' for j, h in enumerate(head)
     ) + "</tr>"]
     for r in architecture_rows(table):
         values = (r["layer"], r["type"], r["stride"], r["filter"], r["output"], f"{r['params']:,}",
                   f"{r['mult_adds']:,}", f"{r['share']:.2f}")
         cells.append("<tr>" + "".join(
-            f'<td style="text-align:{"right" if j in right else "left"}">{html.escape(str(v))}</td>'
+            f'<td style="text-align:{"right" if j in right else "left"};padding:0.1em 0.5em;white-space:nowrap">{html.escape(str(v))}</td>'
             for j, v in enumerate(values)
         ) + "</tr>")
     total = table.total
@@ -485,8 +485,9 @@ def architecture_html(table: CostTable) -> str:
         f"{total.params:,}; with batch norm's {table.other_params:,}: {table.total_params:,}."
     )
     return (
-        f"<table><caption>{html.escape(caption)}</caption><thead>{cells[0]}</thead>"
-        f"<tbody>{''.join(cells[1:])}</tbody><tfoot>{foot}</tfoot></table>"
+        # A wide table on a narrow page scrolls instead of wrapping its cells.
+        f'<div style="overflow-x:auto"><table style="font-size:0.9em"><caption>{html.escape(caption)}</caption>'
+        f"<thead>{cells[0]}</thead><tbody>{''.join(cells[1:])}</tbody><tfoot>{foot}</tfoot></table></div>"
     )
 
 
@@ -699,12 +700,16 @@ def plot_sweep(sweep: Mapping[str, Any], *, show_paper: bool = True) -> Figure:
             ax.plot([p.mult_adds_m for p in table], [p.top1 for p in table], "o-", color=_COLORS[family],
                     label=f"{family} multiplier")
             for p in table[1:]:
-                text = f"α = {p.alpha:g}" if family == "width" else f"{p.resolution}px"
-                ax.annotate(text, (p.mult_adds_m, p.top1), textcoords="offset points", xytext=(6, -12), fontsize=9)
+                if family == "width":
+                    text, offset, ha = f"α = {p.alpha:g}", (6, -12), "left"
+                else:  # above-left, clear of the width labels
+                    text, offset, ha = f"{p.resolution}px", (-6, 6), "right"
+                ax.annotate(text, (p.mult_adds_m, p.top1), textcoords="offset points", xytext=offset, ha=ha,
+                            fontsize=9)
         full = PAPER_FULL_CONV
         ax.plot([full.mult_adds_m], [full.top1], "s", color=_COLORS["full"], ms=8, label="full convolutions")
-        ax.annotate("α = 1, 224px", (full.mult_adds_m, full.top1), textcoords="offset points", xytext=(-30, -15),
-                    fontsize=9)
+        ax.annotate("α = 1, 224px", (full.mult_adds_m, full.top1), textcoords="offset points", xytext=(-8, -4),
+                    ha="right", va="top", fontsize=9)
         ax.set_xscale("log")
         ax.set_xlabel("mult-adds per image (millions, log scale)")
         ax.set_ylabel("ImageNet top-1 accuracy (%)")
@@ -722,19 +727,28 @@ def plot_sweep(sweep: Mapping[str, Any], *, show_paper: bool = True) -> Figure:
         label = "full convolutions" if family == "full" else f"{family} multiplier"
         ax.errorbar(xs, ys, yerr=err, fmt="s" if family == "full" else "o-", color=_COLORS[family], capsize=3,
                     ms=8 if family == "full" else 6, label=label)
+        base = sweep["config"]["base_resolution"]
         for p in fam:
+            # Labels: width below-right, resolution above-left, full conv to the left, so that
+            # the point the width and resolution series share is not labelled twice.
             if family == "width":
-                text = f"α = {p.alpha:g}"
+                text, offset, ha = f"α = {p.alpha:g}", (6, -12), "left"
             elif family == "resolution":
-                text = f"{p.resolution}px"
+                if p.resolution == base and any(q.alpha == p.alpha for q in series["width"]):
+                    continue
+                text, offset, ha = f"{p.resolution}px", (-6, 6), "right"
             else:
-                text = f"α = {p.alpha:g}, {p.resolution}px"
-            ax.annotate(text, (p.mult_adds / 1e6, 100 * p.mean), textcoords="offset points", xytext=(6, -12),
-                        fontsize=9)
+                text, offset, ha = f"α = {p.alpha:g}, {p.resolution}px", (-8, -4), "right"
+            ax.annotate(text, (p.mult_adds / 1e6, 100 * p.mean), textcoords="offset points", xytext=offset,
+                        ha=ha, va="top" if family == "full" else "baseline", fontsize=9)
     ax.set_xscale("log")
     ax.set_xlabel("mult-adds per image (millions, log scale)")
     ax.set_ylabel("digits test accuracy (%)")
     ax.set_title("Measured here: digits, mean and range over seeds", fontsize=11)
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels on a short log axis overlap
+    ax.margins(x=0.12, y=0.08)  # room for the labels of the end points
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
     return fig
