@@ -111,6 +111,7 @@ _register(
     "matmul_gflops",
     "achieved_gflops",
     "machine_info",
+    "load_warning",
     "ModelLatency",
     "measure_models",
 )
@@ -121,10 +122,21 @@ _register("activation_costs", "ActivationTiming", "time_activations", "Activatio
 _register("se_study", "hand_set_se", "se_demo", "se_cost", "SECost", "v3_se_blocks", "with_se_reduction")
 _register("v3_redesign", "original_last_stage", "efficient_last_stage", "large_with_original_last_stage")
 _register("search", "random_search", "SearchResult", "Candidate", "mnas_reward")
-_register("deploy", "fold_batchnorm", "fold_conv_bn", "find_conv_bn_pairs", "prepare_for_inference", "InferenceModel")
+_register(
+    "deploy",
+    "fold_batchnorm",
+    "fold_conv_bn",
+    "find_conv_bn_pairs",
+    "prepare_for_inference",
+    "InferenceModel",
+    "max_relative_error",
+    "profile_layers",
+    "LatencyProfile",
+)
 _register("quantize", "quantize_int8", "int8_ops", "Int8Op")
-
 _register("viz.static_view", "static_view", "StaticView")
+_register("checks", "CheckReport", "PartResult")
+
 __all__ = sorted(_EXPORTS)
 
 
