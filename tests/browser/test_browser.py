@@ -10,7 +10,7 @@ and pages are visited in sequence.
   its figure is seen to change, and no dead ipywidget is drawn (each shows a note instead);
 - in live mode (scripts/serve-live's local Jupyter server, with a token and allow_origin), every
   chapter with a widget runs up to its first widget cell, a control is moved and the widget's
-  output is seen to change;
+  figure is seen to change;
 - a full-page screenshot of every chapter goes to test-artifacts/screenshots/.
 
 The browser is never downloaded: scripts/test installs Debian's chromium with apt-get when it is
@@ -150,8 +150,8 @@ def _chapters(site: Path) -> list[str]:
 
 
 def _open(page: object, url: str) -> None:
-    page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
+    # Generous timeouts: a page with many kernel-free frames can take a while on a loaded 2-core box.
+    page.goto(url, wait_until="networkidle", timeout=120_000)
     # MathJax typesets after load; give it the chance to fail loudly
     page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
 
@@ -327,10 +327,13 @@ _RUN_UP_TO_JS = """async (index) => {
 }"""
 
 _OUTPUT_STATE_JS = """index => {
-  const area = document.querySelectorAll('.thebe-cell')[index];
+  // thebe 0.9 puts a cell's output area beside its .thebe-cell (editor and buttons), not inside
+  const cell = document.querySelectorAll('.thebe-cell')[index];
+  const area = cell && cell.parentElement;
   if (!area) return '';
-  const imgs = Array.from(area.querySelectorAll('img')).map(i => i.src.length + i.src.slice(-48));
-  return imgs.join('|') + '#' + area.querySelector('.jp-OutputArea, .thebe-output, [data-output]')?.innerText;
+  // the figure (a widget's <img>), not the slider's own read-out, must change: a PNG's bytes
+  const imgs = Array.from(area.querySelectorAll('.thebe-output img, [data-output] img'));
+  return imgs.map(i => i.src.length + ':' + i.src.slice(-64)).join('|');
 }"""
 
 
@@ -352,20 +355,25 @@ def test_live_mode_runs_each_widget_on_a_local_server(site: Path, live_url: str,
         assert page.evaluate("() => document.documentElement.getAttribute('data-live-code')") == "local"
         error = page.evaluate(_RUN_UP_TO_JS, index)
         assert not error, f"{rel}: a cell failed in live mode: {error}"
-        cell = page.locator(".thebe-cell").nth(index)
+        cell = page.locator(".thebe-cell").nth(index).locator("xpath=..")  # editor + its output area
         cell.locator(".widget-slider, .widget-dropdown, .widget-toggle-buttons").first.wait_for(timeout=LIVE_TIMEOUT_MS)
-        page.wait_for_function(f"() => ({_OUTPUT_STATE_JS})({index}).length > 1", timeout=60_000)
+        page.wait_for_function(f"() => ({_OUTPUT_STATE_JS})({index}).length > 0", timeout=60_000)  # a figure
         before = page.evaluate(_OUTPUT_STATE_JS, index)
         handle = cell.locator(".noUi-handle").first
         if handle.count():
             handle.focus()
+            # a slider that starts at its maximum (e.g. α = 1) can only move left
+            at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
             for _ in range(3):
-                handle.press("ArrowRight")
+                handle.press("ArrowLeft" if at_max else "ArrowRight")
         else:
             dropdown = cell.locator(".widget-dropdown select").first
             options = dropdown.locator("option").count()
             dropdown.select_option(index=(dropdown.evaluate("el => el.selectedIndex") + 1) % options)
         page.wait_for_function(f"b => ({_OUTPUT_STATE_JS})({index}) !== b", arg=before, timeout=60_000)
+        # the kernel has caught up with every key press before the screenshot
+        page.wait_for_function("() => window.thebe.session.kernel.status === 'idle'", timeout=60_000)
+        page.wait_for_timeout(500)
         cell.screenshot(path=str(shots / ("live_" + rel.replace("/", "_").removesuffix(".html") + ".png")))
         assert not page.problems.items, f"{rel} in live mode:\n" + "\n".join(page.problems.items)
         page.evaluate("() => window.thebe.session.shutdown()")  # one kernel at a time

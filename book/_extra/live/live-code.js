@@ -65,17 +65,36 @@
     });
   }
 
+  // thebe 0.9 pairs the i-th executable cell with the i-th [data-output] element of the page, so
+  // a cell that stored no output would shift every later cell's output into the next cell's
+  // area. Give each such cell an empty output placeholder right after its code.
+  function pairOutputs() {
+    document.querySelectorAll("pre[data-executable]").forEach(function (pre) {
+      var next = pre.nextElementSibling;
+      if (next && next.hasAttribute("data-output")) return;
+      var placeholder = document.createElement("div");
+      placeholder.className = "cell_output docutils container";
+      placeholder.setAttribute("data-output", "");
+      pre.insertAdjacentElement("afterend", placeholder);
+    });
+  }
+
   var started = null;
 
   function startLiveCode() {
     if (started) return started;
     started = localServer().then(function (server) {
       loadStyle(THEBE_CSS);
+      // thebe's editors are a fixed 300px tall; a cell's editor fits its code instead
+      var fit = document.createElement("style");
+      fit.textContent = ".thebe-input .CodeMirror { height: auto; }";
+      document.head.appendChild(fit);
       return loadScript(THEBE_JS).then(function () {
         redirectRequireJs();
         // sphinx-thebe's page set-up: marks the code cells executable, keeps their outputs
         if (typeof configureThebe === "function") configureThebe();
         if (typeof modifyDOMForThebe === "function") modifyDOMForThebe();
+        pairOutputs();
         var options = {
           requestKernel: true,
           mathjaxUrl: "", // the page already has (vendored) MathJax
