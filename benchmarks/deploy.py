@@ -93,7 +93,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a = p.add_argument_group("accuracy (digits)")
     a.add_argument("--train-width", type=float, default=0.5, help="width multiplier of the digits model")
     a.add_argument("--image-size", type=int, default=32)
-    a.add_argument("--epochs", type=int, default=10)
+    a.add_argument("--epochs", type=int, default=30)
     a.add_argument("--lr", type=float, default=0.01)
     a.add_argument("--weight-decay", type=float, default=0.01)
     a.add_argument("--batch-size", type=int, default=64)

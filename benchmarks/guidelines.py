@@ -59,7 +59,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=56, help="feature map size")
     p.add_argument("--units", type=int, default=10, help="stacked units per network")
     p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=40, help="timed calls per variant, over all rounds")
+    p.add_argument("--rounds", type=int, default=4, help="interleaved rounds over one guideline's variants")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
@@ -87,7 +88,8 @@ def render_markdown(payload: dict) -> str:
         "",
         *([f"**{warning}**", ""] if (warning := load_warning(m)) else []),
         f"{c['units']} stacked units on {c['size']}×{c['size']} maps, batch {c['batch']}, no batch norm "
-        f"(folded, as in deployment); median of {c['repeats']} runs after {c['warmup']} warm-up runs. "
+        f"(folded, as in deployment); median of {c['repeats']} runs, timed in {c.get('rounds', 1)} "
+        f"interleaved rounds over each guideline's variants, after {c['warmup']} warm-up runs. "
         "Relative speed = the first variant's time / this variant's time (above 1: faster). The paper's "
         "columns are its Tables 1-4 at its own '×1' widths (GPU: GTX 1080Ti, batch 8; ARM: Snapdragon 810, "
         "one thread).",
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                         warmup=args.warmup,
                         threads=t,
                         seed=args.seed,
+                        rounds=args.rounds,
                     )
                 ]
                 for t in args.threads
@@ -138,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "size": args.size,
         "units": args.units,
         "batch": args.batch,
+        "rounds": args.rounds,
         "repeats": args.repeats,
         "warmup": args.warmup,
         "seed": args.seed,

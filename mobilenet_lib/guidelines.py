@@ -471,20 +471,35 @@ def measure(
     repeats: int = 20,
     warmup: int = 3,
     threads: int | None = None,
+    rounds: int = 4,
 ) -> list[GuidelineResult]:
-    """Costs (always) and median forward time (if ``time``) of each variant, in order."""
+    """Costs (always) and median forward time (if ``time``) of each variant, in order.
+
+    The variants are timed in ``rounds`` interleaved rounds (variant 1, 2, ..., then again), each
+    timing its share of the ``repeats`` calls after a warm-up, so that a burst of load from
+    elsewhere hits every variant alike rather than one of them; the median is over all repeats.
+    """
     if not networks or not all(isinstance(v, Variant) for v in networks):
         raise ValueError("networks must be a non-empty sequence of Variant (from g1_variants() etc.)")
+    if isinstance(rounds, bool) or not isinstance(rounds, Integral) or rounds < 1:
+        raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
+    times: list[list[float]] = [[] for _ in networks]
+    timings: list[Timing | None] = [None] * len(networks)
+    if time:
+        # repeats split as evenly as possible over the rounds (no empty round), repeats in all
+        counts = [n for r in range(rounds) if (n := repeats // rounds + (r < repeats % rounds))]
+        for r, count in enumerate(counts):
+            for i, v in enumerate(networks):
+                # the full warm-up once; a single call later re-warms caches after the other variants
+                t = time_model(v.model, v.input_shape, repeats=count, warmup=warmup if r == 0 else min(warmup, 1),
+                               threads=threads, label=f"{v.guideline} {v.name}")
+                times[i].extend(t.times_s)
+                timings[i] = Timing(tuple(times[i]), number=t.number, warmup=warmup, threads=t.threads, label=t.label)
     results = []
-    for v in networks:
+    for v, timing in zip(networks, timings):
         table = layer_table(v.model, v.input_shape)
         macs = count_macs(v.model, v.input_shape)
         mac = table.total_memory_access_cost + elementwise_memory_access(v.model, v.input_shape)
-        timing = (
-            time_model(v.model, v.input_shape, repeats=repeats, warmup=warmup, threads=threads, label=f"{v.guideline} {v.name}")
-            if time
-            else None
-        )
         results.append(
             GuidelineResult(v.guideline, v.name, v.setting, v.input_shape, count_params(v.model), macs, mac, timing)
         )
@@ -502,10 +517,11 @@ def run_guideline(
     warmup: int = 3,
     threads: int | None = None,
     seed: int = 0,
+    rounds: int = 4,
 ) -> list[GuidelineResult]:
     """Build and measure one guideline's networks: ``measure(variants(guideline, width, ...))``."""
     nets = variants(guideline, width, size=size, batch=batch, units=units, seed=seed)
-    return measure(nets, repeats=repeats, warmup=warmup, threads=threads)
+    return measure(nets, repeats=repeats, warmup=warmup, threads=threads, rounds=rounds)
 
 
 def relative_speeds(results: Sequence[GuidelineResult]) -> list[float]:

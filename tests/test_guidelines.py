@@ -34,6 +34,7 @@ def test_widths_reproduce_the_papers_settings() -> None:
         (lambda: G.g2_variants(8, size=0), "size"),
         (lambda: G.g4_variants(8, seed=-1), "seed"),
         (lambda: G.measure([]), "Variant"),
+        (lambda: G.measure(G.g2_variants(8, size=4), rounds=0), "rounds"),
     ],
 )
 def test_bad_arguments_raise_helpful_errors(call, match: str) -> None:
@@ -128,6 +129,22 @@ def test_tiny_timed_run_and_relative_speeds() -> None:
     assert back[0].timing.times_s == pytest.approx(rows[0].timing.times_s)
     with pytest.raises(ValueError, match="timed"):
         G.relative_speeds(G.measure(G.g2_variants(8, size=4), time=False))
+
+
+def test_variants_are_timed_in_interleaved_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def fake_time_model(model, shape, *, repeats, warmup, threads, label):
+        calls.append((label, repeats, warmup))
+        return G.Timing((0.001,) * repeats, number=1, warmup=warmup, threads=1, label=label)
+
+    monkeypatch.setattr(G, "time_model", fake_time_model)
+    rows = G.measure(G.g2_variants(8, size=4, units=1), repeats=7, warmup=3, rounds=3)
+    names = [f"G2 {r.name}" for r in rows]
+    # variant after variant, round after round: a burst of load hits every variant alike
+    assert [c[0] for c in calls] == names * 3
+    assert [c[1] for c in calls] == [3] * 4 + [2] * 4 + [2] * 4 and all(r.timing.repeats == 7 for r in rows)
+    assert [c[2] for c in calls] == [3] * 4 + [1] * 8  # full warm-up only in the first round
 
 
 def test_paper_tables_agree_with_the_claims_they_support() -> None:
