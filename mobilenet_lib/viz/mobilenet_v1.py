@@ -692,7 +692,8 @@ def plot_sweep(sweep: Mapping[str, Any], *, show_paper: bool = True) -> Figure:
     series = sweep_series(sweep)
     if not any(series.values()):
         raise ValueError("the sweep has no runs to plot")
-    fig = new_figure(11.0 if show_paper else 6.0, 4.4)
+    # 9 inches: drawn at the text column's width, its 9-point labels stay readable
+    fig = new_figure(9.0 if show_paper else 6.0, 4.6)
     axes = fig.subplots(1, 2 if show_paper else 1, squeeze=False)[0]
     if show_paper:
         ax = axes[0]
@@ -731,15 +732,19 @@ def plot_sweep(sweep: Mapping[str, Any], *, show_paper: bool = True) -> Figure:
         for p in fam:
             # Labels: width below-right, resolution above-left, full conv to the left, so that
             # the point the width and resolution series share is not labelled twice.
+            # the full-convolution model is labelled under its bar, and the widest width point
+            # (next to it) under its own marker, so the two labels never meet
+            y = 100 * p.mean
             if family == "width":
-                text, offset, ha = f"α = {p.alpha:g}", (6, -12), "left"
+                widest = p is max(fam, key=lambda q: q.mult_adds)
+                text, offset, ha = f"α = {p.alpha:g}", ((0, -14) if widest else (6, -12)), ("center" if widest else "left")
             elif family == "resolution":
                 if p.resolution == base and any(q.alpha == p.alpha for q in series["width"]):
                     continue
                 text, offset, ha = f"{p.resolution}px", (-6, 6), "right"
             else:
-                text, offset, ha = f"α = {p.alpha:g}, {p.resolution}px", (-8, -4), "right"
-            ax.annotate(text, (p.mult_adds / 1e6, 100 * p.mean), textcoords="offset points", xytext=offset,
+                text, offset, ha, y = f"α = {p.alpha:g}, {p.resolution}px", (6, -6), "right", 100 * p.low
+            ax.annotate(text, (p.mult_adds / 1e6, y), textcoords="offset points", xytext=offset,
                         ha=ha, va="top" if family == "full" else "baseline", fontsize=9)
     ax.set_xscale("log")
     ax.set_xlabel("mult-adds per image (millions, log scale)")
