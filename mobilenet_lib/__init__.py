@@ -106,6 +106,7 @@ _register(
 _register(
     "benchmark",
     "Timing",
+    "keep_freed_memory",
     "time_callable",
     "time_model",
     "matmul_gflops",

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mobilenet_lib import activations
-from mobilenet_lib.benchmark import Timing, time_callable
+from mobilenet_lib.benchmark import Timing, keep_freed_memory, time_callable
 
 __all__ = ["ActivationTiming", "activation_implementations", "time_activations", "ActivationSite", "activation_sites"]
 
@@ -71,34 +71,6 @@ class ActivationTiming:
     @property
     def threads(self) -> int:
         return self.timing.threads
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc's allocator to keep freed multi-megabyte blocks instead of returning them to the OS.
-
-    By default glibc gives a large freed block back to the operating system (``munmap``, or
-    trimming the heap) and page-faults fresh memory in on the next allocation. An eager
-    composition such as ``x * relu6(x + 3) / 6`` frees several temporaries of the input's size on
-    every call, so on a million values it was timed at 4.5-6 ms in some processes and 0.7 ms in
-    others, depending only on the allocator's history: the page faults, not the arithmetic.
-    Setting the mmap threshold to 32 MiB and the trim threshold to 1 GiB makes every
-    process behave like a long-running one. The setting lasts for the rest of the process (as for
-    a server, whose allocator is always warm); returns False where there is no glibc (then
-    nothing changes).
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = getattr(libc, "mallopt", None)
-    except OSError:
-        mallopt = None
-    if mallopt is None:
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
 
 
 def time_activations(

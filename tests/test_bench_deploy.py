@@ -27,6 +27,7 @@ def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
     machine, config, results = payload["machine"], payload["config"], payload["results"]
     assert machine["threads"] == 1 and machine["cpu_model"] and machine["load_average_1_5_15"]
     assert config["tiny"] and config["resolution"] == 32 and config["batch_sizes"] == [1, 2]
+    assert config["allocator"] == "keep-freed"  # the default: timings without page-faulting activations
 
     speed = results["speed"]
     assert speed["macs_per_image"] > 0 and speed["matmul_gflops"] > 0
@@ -53,5 +54,6 @@ def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
     assert ops["quantized.Conv2d"]["int8"] and ops["ReLU6"]["int8"] and not ops["dequantize"]["int8"]
 
     md = (tmp_path / "tiny.md").read_text()
+    assert "Allocator: glibc keeps freed memory" in md
     assert machine["cpu_model"] in md and f"torch {machine['torch_version']}" in md and "load average" in md
     assert "| 2 | folded+channels_last |" in md and "% of matmul" in md and "int8 loses" in md

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import platform
 import time
 
 import pytest
 import torch
 from torch import nn
 
+from mobilenet_lib import benchmark
 from mobilenet_lib.benchmark import (
     MatmulPeak,
     Timing,
@@ -260,3 +262,9 @@ def test_load_warning_flags_a_busy_machine() -> None:
         load_warning(idle, busy=0)
     with pytest.raises(ValueError, match="logical_cpus"):
         load_warning({"load_average_1_5_15": [1, 1, 1]})
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_keep_freed_memory_sets_glibcs_thresholds() -> None:
+    # both mallopt calls must succeed (glibc returns 0 for a value it rejects)
+    assert benchmark.keep_freed_memory() is True
