@@ -57,6 +57,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mobilenet_lib import benchmark
 from mobilenet_lib.benchmark import (
     Timing,
     keep_freed_memory,
@@ -365,6 +366,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     machine = machine_info(threads=args.threads)  # load before this run adds its own
+    # every timing in mobilenet_lib.benchmark follows this switch; it must be set before the first
+    benchmark.KEEP_FREED_MEMORY = args.allocator == "keep-freed"
     if args.allocator == "keep-freed" and not keep_freed_memory():
         print("note: no glibc here; --allocator keep-freed changes nothing", file=sys.stderr)
     results: dict[str, Any] = {"speed": speed_part(args)}

@@ -207,6 +207,12 @@ def torch_threads(threads: int | None) -> Iterator[int]:
             torch.set_num_threads(before)
 
 
+#: Whether :func:`time_callable` (and so every timing in this library) first calls
+#: :func:`keep_freed_memory`. Set it to False before any timing to measure with glibc's defaults
+#: (``benchmarks/deploy.py --allocator default`` does).
+KEEP_FREED_MEMORY = True
+
+
 def time_callable(
     fn: Callable[[], Any],
     *,
@@ -220,6 +226,8 @@ def time_callable(
     """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timings of ``number`` calls each.
 
     Uses :class:`timeit.Timer` (``time.perf_counter``, garbage collection off while timing).
+    While :data:`KEEP_FREED_MEMORY` is true (the default) it first calls :func:`keep_freed_memory`,
+    so that freed activations are reused rather than page-faulted in again on every call.
     ``threads`` fixes torch's intra-op thread count for the whole measurement (``None``: leave it).
     ``synchronize`` is called after every call inside the timed region, for asynchronous devices
     (pass ``torch.cuda.synchronize`` when timing CUDA work); CPU work needs none.
@@ -236,6 +244,8 @@ def time_callable(
         if synchronize is not None:
             synchronize()
 
+    if KEEP_FREED_MEMORY:
+        keep_freed_memory()  # time the work, not the page faults of re-fetched memory
     timer = timeit.Timer(call)
     with torch_threads(threads) as in_force:
         for _ in range(warmup):

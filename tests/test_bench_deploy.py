@@ -57,3 +57,29 @@ def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
     assert "Allocator: glibc keeps freed memory" in md
     assert machine["cpu_model"] in md and f"torch {machine['torch_version']}" in md and "load average" in md
     assert "| 2 | folded+channels_last |" in md and "% of matmul" in md and "int8 loses" in md
+
+
+def test_deploy_benchmark_with_glibcs_default_allocator(tmp_path: Path) -> None:
+    # a probe on the way out: the run must not have switched glibc's thresholds behind the flag
+    probe = (
+        "import importlib.util, sys\n"
+        "from mobilenet_lib import benchmark\n"
+        "calls = []\n"
+        "benchmark.keep_freed_memory = lambda: calls.append(1) or True\n"
+        "spec = importlib.util.spec_from_file_location('deploy', 'benchmarks/deploy.py')\n"
+        "deploy = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(deploy)\n"
+        "deploy.keep_freed_memory = benchmark.keep_freed_memory\n"
+        "deploy.main(sys.argv[1:])\n"
+        "print('KEEP_CALLS', len(calls))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "--tiny", "--threads", "1", "--skip-accuracy", "--allocator", "default",
+         "--out-dir", str(tmp_path), "--name", "tiny_default"],
+        capture_output=True, text=True, timeout=400, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "KEEP_CALLS 0" in proc.stdout
+    payload = load_results(tmp_path / "tiny_default.json")
+    assert payload["config"]["allocator"] == "default" and "accuracy" not in payload["results"]
+    assert "Allocator: glibc's defaults" in (tmp_path / "tiny_default.md").read_text()

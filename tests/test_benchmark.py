@@ -268,3 +268,13 @@ def test_load_warning_flags_a_busy_machine() -> None:
 def test_keep_freed_memory_sets_glibcs_thresholds() -> None:
     # both mallopt calls must succeed (glibc returns 0 for a value it rejects)
     assert benchmark.keep_freed_memory() is True
+
+
+def test_timings_keep_freed_memory_unless_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(benchmark, "keep_freed_memory", lambda: calls.append(1) or True)
+    benchmark.time_callable(lambda: None, repeats=1, warmup=0)
+    assert calls == [1]
+    monkeypatch.setattr(benchmark, "KEEP_FREED_MEMORY", False)  # benchmarks/deploy.py --allocator default
+    benchmark.time_callable(lambda: None, repeats=1, warmup=0)
+    assert calls == [1]
