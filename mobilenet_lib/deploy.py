@@ -41,6 +41,7 @@ mult-adds (from :func:`mobilenet_lib.costs.layer_table`), summed per kind of lay
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections import Counter
 from collections.abc import Sequence
@@ -211,6 +212,22 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
 # --------------------------------------------------------------------------------------------
 
 
+def _freezing(on: bool) -> contextlib.AbstractContextManager[object]:
+    """Inductor's ``freezing`` switched on while a compiled model runs (and so compiles).
+
+    Passing ``options={"freezing": True}`` to ``torch.compile`` is not enough: TorchDynamo reads
+    the global ``torch._inductor.config.freezing`` when it traces, to decide whether the weights
+    become constants (pytorch/pytorch#139272), and without that the weights stay graph inputs,
+    are not pre-packed for oneDNN, and no activation is fused into its convolution. The patch
+    lasts only for the call, so the caller's other compiled code is unaffected.
+    """
+    if not on:
+        return contextlib.nullcontext()
+    import torch._inductor.config as inductor_config  # imported late: inductor is heavy to import
+
+    return inductor_config.patch(freezing=True)
+
+
 class InferenceModel(nn.Module):
     """A prepared model: runs ``model`` without autograd, on channels-last input if asked.
 
@@ -226,7 +243,7 @@ class InferenceModel(nn.Module):
         self.model = _check_module(model)
         self.channels_last = _check_flag("channels_last", channels_last)
         self.compiled = _check_flag("compiled", compiled)
-        runner = torch.compile(model, dynamic=False, options={"freezing": True}) if compiled else model
+        runner = torch.compile(model, dynamic=False) if compiled else model
         # A plain attribute, not a submodule: the compiled wrapper shares model's parameters and
         # would otherwise appear twice in state_dict() and modules().
         object.__setattr__(self, "_runner", runner)
@@ -235,7 +252,7 @@ class InferenceModel(nn.Module):
         if self.channels_last and isinstance(x, torch.Tensor) and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         # Inductor freezes weights only when autograd is off; it also spares the bookkeeping.
-        with torch.no_grad():
+        with torch.no_grad(), _freezing(self.compiled):
             return self._runner(x)
 
     def extra_repr(self) -> str:

@@ -282,6 +282,24 @@ def test_prepare_compiled_matches_eager() -> None:
     assert set(prepared.state_dict()) == {f"model.{k}" for k in prepared.model.state_dict()}
 
 
+def test_compiled_model_freezes_its_weights() -> None:
+    # Freezing is what lets inductor pre-pack the weights and fuse activations into the
+    # convolutions. Its visible sign: weights changed after the first call are not seen, because
+    # they were compiled in as constants. (torch.compile(options={"freezing": True}) alone does not
+    # freeze; see deploy._freezing.)
+    import torch._inductor.config as inductor_config
+
+    torch.manual_seed(6)
+    prepared = prepare_for_inference(randomize_bn(small_net()).eval(), compile=True)
+    x = torch.randn(2, 3, 16, 16)
+    before = prepared(x)
+    with torch.no_grad():
+        prepared.model[0].weight.mul_(2.0)
+    assert torch.equal(prepared(x), before)
+    assert prepared.model[0].weight.abs().sum() > 0  # the change itself did happen
+    assert inductor_config.freezing is False  # switched on only while the model ran
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
