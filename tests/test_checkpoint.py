@@ -164,13 +164,7 @@ def ref_resnet18(x: torch.Tensor, sd: SD) -> torch.Tensor:
     return F.linear(h, sd["fc.weight"], sd["fc.bias"])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Small models on a shared 2-core machine: one thread avoids oversubscription.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 _LOADED: dict[str, tuple[nn.Module, SD]] = {}

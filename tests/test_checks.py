@@ -19,13 +19,7 @@ from mobilenet_lib import checks
 from mobilenet_lib.checks import CheckReport, PartResult
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    # the checks run tiny modules; on a loaded machine extra threads only add waiting
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def failed(report: CheckReport) -> dict[str, str]:

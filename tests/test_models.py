@@ -45,13 +45,7 @@ def macs_m(name: str, resolution: int = 224, **kwargs: object) -> float:
     return count_macs(meta_model(name, **kwargs), (1, 3, resolution, resolution)) / 1e6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # These models are small; on a shared 2-core machine one thread avoids oversubscription.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------------ the reference numbers

@@ -23,12 +23,7 @@ from mobilenet_lib.models import mobilenet_v1, mobilenet_v2
 FAST = settings(max_examples=25, deadline=None)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def out_size(size: int, stride: int) -> int:
