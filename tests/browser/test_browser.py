@@ -152,8 +152,19 @@ def _chapters(site: Path) -> list[str]:
 def _open(page: object, url: str) -> None:
     # Generous timeouts: a page with many kernel-free frames can take a while on a loaded 2-core box.
     page.goto(url, wait_until="networkidle", timeout=120_000)
-    # MathJax typesets after load; give it the chance to fail loudly
+    _settle(page)
+
+
+def _settle(page: object) -> None:
+    """Wait until the page has finished what it does after loading.
+
+    MathJax typesets after load (which gives it the chance to fail loudly), and only then asks for
+    its web fonts; leaving the page before they arrive would abort those requests, which the
+    problem log rightly counts as failures.
+    """
+    page.wait_for_load_state("networkidle", timeout=120_000)
     page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("() => document.fonts.ready.then(() => true)")
 
 
 _IMAGES_JS = """async () => {
@@ -196,15 +207,17 @@ def test_navigation_links_lead_through_the_book(site: Path, static_url: str, pag
     for rel in chapters:
         link = page.locator(f"nav.bd-docs-nav a[href$='{rel.split('/')[-1]}']").first
         assert link.count() == 1, f"the sidebar has no link to {rel}"
-    page.locator(f"nav.bd-docs-nav a[href$='{chapters[0].split('/')[-1]}']").first.click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation(wait_until="networkidle", timeout=120_000):
+        page.locator(f"nav.bd-docs-nav a[href$='{chapters[0].split('/')[-1]}']").first.click()
+    _settle(page)
     assert page.url.endswith(chapters[0]), page.url
     # "next" buttons walk through the whole book, in toc order, and end
     _open(page, f"{static_url}/index.html")
     seen = [page.url]
     while page.locator("a.right-next").count():
-        page.locator("a.right-next").first.click()
-        page.wait_for_load_state("load")
+        with page.expect_navigation(wait_until="networkidle", timeout=120_000):
+            page.locator("a.right-next").first.click()
+        _settle(page)
         assert page.url not in seen, f"'next' loops back to {page.url}"
         seen.append(page.url)
     visited = {u.split(static_url + "/")[1] for u in seen}
