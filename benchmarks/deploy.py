@@ -366,7 +366,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     machine = machine_info(threads=args.threads)  # load before this run adds its own
-    # every timing in mobilenet_lib.benchmark follows this switch; it must be set before the first
+    # every timing in mobilenet_lib.benchmark follows this switch, so it is set before the first one
     benchmark.KEEP_FREED_MEMORY = args.allocator == "keep-freed"
     if args.allocator == "keep-freed" and not keep_freed_memory():
         print("note: no glibc here; --allocator keep-freed changes nothing", file=sys.stderr)

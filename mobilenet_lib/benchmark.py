@@ -262,7 +262,8 @@ def keep_freed_memory() -> bool:
     every intermediate tensor as soon as it is used, so a timing can end up measuring page faults:
     ``x * relu6(x + 3) / 6`` on a million values took 4.5-6 ms in some processes and 0.7 ms in
     others, depending only on the allocator's history, and MobileNet V2 at batch 16 (whose
-    expanded activations are tens of megabytes) ran about 1.8 times slower in eager mode.
+    expanded activations are tens of megabytes) ran 1.2 to 1.7 times slower in eager mode in our
+    runs (``benchmarks/results/deploy_default_allocator.md`` holds the latest).
     Setting the mmap threshold to 32 MiB and the trim threshold to 1 GiB makes every
     process behave like a long-running one. The setting lasts for the rest of the process (as for
     a server, whose allocator is always warm; jemalloc or tcmalloc, which inference guides

@@ -98,4 +98,3 @@ def test_activation_sites_on_the_meta_device_match_real_ones():
         meta = mobilenet_v3_small()
     real = activation_sites(mobilenet_v3_small(), (1, 3, 64, 64))
     assert activation_sites(meta, (1, 3, 64, 64)) == real
-

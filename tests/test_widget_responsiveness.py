@@ -6,8 +6,8 @@ toggle) is driven through its range. A new widget is covered without editing thi
 
 Figures a callback hands to ``display`` are rendered to PNG here, as the notebook's inline
 backend would, so the time includes drawing. CPU time (not wall time) keeps the check meaningful
-on a busy shared machine, and, as in ``timeit``, garbage collection is held off during a move; a move must also visibly change the widget's output somewhere in the
-control's range.
+on a busy shared machine, and, as in ``timeit``, garbage collection is held off during a move. A
+move must also visibly change the widget's output somewhere in the control's range.
 """
 
 from __future__ import annotations

@@ -730,10 +730,9 @@ def plot_sweep(sweep: Mapping[str, Any], *, show_paper: bool = True) -> Figure:
                     ms=8 if family == "full" else 6, label=label)
         base = sweep["config"]["base_resolution"]
         for p in fam:
-            # Labels: width below-right, resolution above-left, full conv to the left, so that
-            # the point the width and resolution series share is not labelled twice.
-            # the full-convolution model is labelled under its bar, and the widest width point
-            # (next to it) under its own marker, so the two labels never meet
+            # Labels: width below-right (the widest point centred under its marker), resolution
+            # above-left, the full-convolution model under its error bar, so that no two labels
+            # meet and the point the width and resolution series share is labelled once.
             y = 100 * p.mean
             if family == "width":
                 widest = p is max(fam, key=lambda q: q.mult_adds)
