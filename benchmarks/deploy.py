@@ -62,7 +62,6 @@ from mobilenet_lib.benchmark import (
     Timing,
     keep_freed_memory,
     machine_info,
-    markdown_table,
     matmul_gflops,
     save_results,
     time_callable,
@@ -73,7 +72,8 @@ from mobilenet_lib.data import digits_loaders
 from mobilenet_lib.deploy import max_relative_error, prepare_for_inference
 from mobilenet_lib.models import create_model, mobilenet_v2
 from mobilenet_lib.quantize import int8_ops, quantize_int8
-from mobilenet_lib.train import evaluate, train
+from mobilenet_lib.tables import records_markdown
+from mobilenet_lib.training import evaluate, train
 from mobilenet_lib.viz.deployment import speed_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -324,7 +324,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
            if c.get("allocator", "keep-freed") == "keep-freed"
            else "Allocator: glibc's defaults (large freed blocks go back to the OS and are page-faulted in again)."),
         "",
-        markdown_table(
+        records_markdown(
             speed_rows(payload),
             [
                 ("batch", "batch"),
@@ -347,7 +347,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
             f"width {s['width_mult']}, {s['epochs']} epochs. int8 calibrated on {acc['calibration_batches']} "
             f"training batches of {s['batch_size']}.",
             "",
-            markdown_table(
+            records_markdown(
                 [
                     {"model": "float32 eager", "acc": 100 * acc["fp32_accuracy"]},
                     {"model": "float32 prepared", "acc": 100 * acc["prepared_accuracy"]},

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """ShuffleNet V2's guideline experiments (G1-G4) timed on this machine's CPU.
 
-Builds each guideline's networks with ``mobilenet_lib.guidelines`` (the paper's setup: 56×56
+Builds each guideline's networks with ``mobilenet_lib.experiments.shufflenet_latency`` (the paper's setup: 56×56
 maps, 10 stacked units, batch 1, mult-adds held (nearly) fixed within an experiment), counts
 their mult-adds and memory access cost, and times them with one and with two threads. Writes
 ``<name>.json`` (every repeat, machine, configuration) and ``<name>.md`` (one table per
@@ -26,8 +26,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from mobilenet_lib.benchmark import load_warning, machine_info, markdown_table, save_results
-from mobilenet_lib.guidelines import GUIDELINES, PAPER_TABLES, GuidelineResult, comparison_columns, comparison_rows, run_guideline
+from mobilenet_lib.benchmark import load_warning, machine_info, save_results
+from mobilenet_lib.experiments.shufflenet_latency import (
+    GUIDELINES,
+    PAPER_TABLES,
+    GuidelineResult,
+    comparison_columns,
+    comparison_rows,
+    run_guideline,
+)
+from mobilenet_lib.tables import records_markdown
 
 #: Widths per guideline: the paper's ARM "×1" and GPU "×1" settings (G4: the unit's inner width).
 DEFAULT_WIDTHS = {"G1": (32, 128), "G2": (64, 128), "G3": (64, 128), "G4": (32, 64)}
@@ -101,7 +109,7 @@ def render_markdown(payload: dict) -> str:
         lines += [
             f"## {g}: {GUIDELINES[g]} (width {entry['width']}; paper Table {PAPER_TABLES[g].table})",
             "",
-            markdown_table(comparison_rows(runs), comparison_columns(list(runs))),
+            records_markdown(comparison_rows(runs), comparison_columns(list(runs))),
             "",
         ]
     lines += ["Produced by `benchmarks/guidelines.py`; raw repeats in " f"`{c['name']}.json`.", ""]

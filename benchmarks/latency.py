@@ -28,7 +28,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from mobilenet_lib.benchmark import load_warning, machine_info, markdown_table, matmul_gflops, measure_models, save_results
+from mobilenet_lib.benchmark import (
+    load_warning,
+    machine_info,
+    matmul_gflops,
+    measure_models,
+    save_results,
+)
+from mobilenet_lib.tables import records_markdown
 
 DEFAULT_MODELS = (
     "mobilenet_v1",
@@ -96,7 +103,7 @@ def render_markdown(payload: dict) -> str:
             f"runs after {c['warmup']} warm-up runs. A {peak['n']}×{peak['n']} float32 matmul reached "
             f"{peak['gflops']:.3g} GFLOP/s on this machine.",
             "",
-            markdown_table(rows, columns),
+            records_markdown(rows, columns),
             "",
             f"Produced by `benchmarks/latency.py`; raw repeats in `{c['name']}.json`.",
             "",

@@ -6,11 +6,11 @@ Three measurements, the ones the h-swish and MobileNet V3 chapters make when the
 
 1. **Activations** (h-swish chapter): median time per million float32 values of swish and
    h-swish, each as an eager composition, PyTorch's fused kernel and the library's function
-   (``mobilenet_lib.activation_costs.time_activations``, one thread).
+   (``mobilenet_lib.experiments.hard_swish.time_activations``, one thread).
 2. **Last stage** (MobileNet V3 chapter): batch-1 latency of V3-Large with the original and with
-   the efficient last stage (``mobilenet_lib.v3_redesign``), timed in alternating rounds so that a
+   the efficient last stage (``mobilenet_lib.experiments.mobilenet_v3``), timed in alternating rounds so that a
    burst of load hits both alike.
-3. **Search** (MobileNet V3 chapter): ``mobilenet_lib.search.random_search`` over V3-Small's
+3. **Search** (MobileNet V3 chapter): ``mobilenet_lib.experiments.mobilenet_v3.random_search`` over V3-Small's
    expansion sizes under the latency of the paper's table, with the rank correlation of
    mult-adds and measured latency.
 
@@ -38,11 +38,14 @@ from typing import Any
 
 import torch
 
-from mobilenet_lib.activation_costs import time_activations
-from mobilenet_lib.benchmark import load_warning, machine_info, markdown_table, save_results, time_model
+from mobilenet_lib.benchmark import load_warning, machine_info, save_results, time_model
+from mobilenet_lib.experiments.hard_swish import time_activations
+from mobilenet_lib.experiments.mobilenet_v3 import (
+    large_with_original_last_stage,
+    random_search,
+)
 from mobilenet_lib.models import mobilenet_v3_large
-from mobilenet_lib.search import random_search
-from mobilenet_lib.v3_redesign import large_with_original_last_stage
+from mobilenet_lib.tables import records_markdown
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -106,18 +109,18 @@ def render_markdown(payload: dict[str, Any]) -> str:
         *([f"**{warning}**", ""] if (warning := load_warning(m)) else []),
         f"## Activations: ms per million float32 values ({c['values']:,} per call, median of {c['repeats']})",
         "",
-        markdown_table(act, [("name", "implementation"), ("family", "family"), ("ms", "ms / 10⁶ values"),
+        records_markdown(act, [("name", "implementation"), ("family", "family"), ("ms", "ms / 10⁶ values"),
                              ("iqr", "IQR")]),
         "",
         f"## V3-Large, batch 1 at {c['resolution']}²: original vs efficient last stage "
         f"({c['rounds']} alternating rounds of {c['repeats']} repeats)",
         "",
-        markdown_table(stage, [("stage", "last stage"), ("ms", "median ms"), ("n", "repeats")]),
+        records_markdown(stage, [("stage", "last stage"), ("ms", "median ms"), ("n", "repeats")]),
         "",
         f"## Random search over V3-Small's expansion sizes at {c['search_resolution']}² "
         f"(budget {s['budget_ms']:.3g} ms: the paper's table)",
         "",
-        markdown_table(cands, [("who", "network"), ("scales", "exp-size scale per block"),
+        records_markdown(cands, [("who", "network"), ("scales", "exp-size scale per block"),
                                ("macs", "mult-adds (M)"), ("ms", "median ms"), ("best", "picked")]),
         "",
         f"Rank correlation of mult-adds and latency: {s['correlation']:.2f}.",

@@ -1,19 +1,40 @@
 """mobilenet_lib: lightweight convolutional networks, their building blocks and their costs.
 
-The library behind the interactive textbook. Everything a chapter needs is importable from the
-package root; submodules are loaded on first use, so ``import mobilenet_lib`` costs almost nothing
-beyond ``import torch`` and never pulls in plotting or widget code.
+The library behind the interactive textbook. The package root holds the public core API (the
+names below); everything else is imported from its module. Names are loaded on first use, so
+``import mobilenet_lib`` costs almost nothing beyond ``import torch`` and never pulls in plotting
+or widget code.
 
-Module map (one concept per module):
+Package map (one concept per module):
 
-- ``activations``  h-sigmoid, h-swish and their smooth counterparts
-- ``blocks``       the building blocks: conv-norm-activation, depthwise separable, inverted
-                   residual, squeeze-and-excitation, channel shuffle, ShuffleNet V2 unit, ResNet blocks
-- ``models``       the networks, each built from a table (models as data)
-- ``checkpoint``   loading and saving weights with clear errors
-- ``costs``        analytic parameter / mult-add / memory-access formulas and per-layer tables
-- ``data``         small real image data that ships with packages (no downloads)
-- ``viz``          plotting and widget builders for the chapters (matplotlib / ipywidgets, lazy)
+The core
+    ``validation``    the argument checks every module shares (TypeError / ValueError, named)
+    ``activations``   h-sigmoid, h-swish and their smooth counterparts
+    ``blocks``        the building blocks, all made of one conv-norm-activation unit: depthwise
+                      separable, inverted residual, squeeze-and-excitation, channel shuffle,
+                      ShuffleNet V2 unit, ResNet blocks
+    ``models/``       the networks, each built from a table by one builder (models as data);
+                      ``models.base`` holds the one forward they share
+    ``costs``         parameter / mult-add / memory-access formulas, counting, per-layer tables
+    ``memory``        peak activation memory of a forward pass
+    ``reference_ops`` NumPy reference convolutions (depthwise, im2col, 1x1 as a matrix product)
+    ``data``          small real image data that ships with packages (no downloads)
+    ``training``      the seeded training loop, evaluation, ``eval_mode``
+    ``checkpoint``    loading and saving weights with clear errors
+    ``deploy``        batch-norm folding, inference preparation, per-layer profiles
+    ``quantize``      int8 post-training quantization
+    ``benchmark``     timing, machine records, committed results files
+    ``tables``        the one table renderer (Markdown, HTML, text)
+
+Chapter studies: ``experiments/`` (one module per chapter, named after it)
+    ``depthwise_separable``, ``mobilenet_v1``, ``manifold_collapse``, ``inverted_residuals``,
+    ``squeeze_excitation``, ``hard_swish``, ``mobilenet_v3``, ``road_to_mobilenet``,
+    ``shufflenet_latency``, ``deployment``
+
+Figures and widgets: ``viz/`` (one module per chapter, same names, plus ``style`` and ``static_view``)
+
+Classroom: ``classroom/`` (``checks``: feedback for students; ``grading``: building and grading
+the assignments)
 """
 
 from __future__ import annotations
@@ -21,10 +42,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-# name -> submodule that defines it. Each module registers its public names here; they are
-# imported lazily on first attribute access (PEP 562), which keeps ``import mobilenet_lib`` light.
+# name -> submodule that defines it; imported lazily on first attribute access (PEP 562), which
+# keeps ``import mobilenet_lib`` light.
 _EXPORTS: dict[str, str] = {}
 
 
@@ -53,25 +74,12 @@ _register(
     "list_models",
     "mobilenet_v1",
     "mobilenet_v2",
+    "mobilenet_v3",
     "mobilenet_v3_large",
     "mobilenet_v3_small",
     "shufflenet_v2",
     "resnet18",
     "resnet50",
-)
-_register("checkpoint", "load_checkpoint", "save_checkpoint", "CheckpointError")
-_register("reference_ops", "depthwise_conv2d_numpy", "im2col", "conv2d_as_matmul", "pointwise_as_matmul")
-_register("train", "train", "evaluate", "History", "Evaluation")
-_register("manifold", "manifold_collapse", "collapse_curve", "spiral", "CollapseResult", "CollapseCurve")
-_register(
-    "memory",
-    "activation_memory",
-    "peak_activation_memory",
-    "ActivationMemory",
-    "MemoryStep",
-    "residual_stack",
-    "WideResidual",
-    "ChunkedInvertedResidual",
 )
 _register(
     "costs",
@@ -85,58 +93,20 @@ _register(
     "conv2d_cost",
     "linear_cost",
     "conv_output_size",
-    "scaled_layer_cost",
-    "mobilenet_v1_table3",
     "memory_access_cost_1x1",
     "memory_access_lower_bound",
-    "layer_memory_access_cost",
     "count_params",
     "count_macs",
     "layer_table",
-    "CostTable",
 )
-_register(
-    "data",
-    "load_digits",
-    "digits_loaders",
-    "sample_image",
-    "list_sample_images",
-    "synthetic_shapes",
-)
-_register(
-    "benchmark",
-    "Timing",
-    "keep_freed_memory",
-    "time_callable",
-    "time_model",
-    "matmul_gflops",
-    "achieved_gflops",
-    "machine_info",
-    "load_warning",
-    "ModelLatency",
-    "measure_models",
-)
-_register("guidelines", "GUIDELINES", "PAPER_TABLES", "run_guideline", "relative_speeds")
-_register("ancestors", "conv_stack", "receptive_field", "ResNeXtBlock", "DenseLayer", "DenseBlock", "Transition")
-_register("int8_activations", "Int8Grid", "Int8Error", "h_swish_int8", "swish_int8", "int8_error", "int8_study")
-_register("activation_costs", "ActivationTiming", "time_activations", "ActivationSite", "activation_sites")
-_register("se_study", "hand_set_se", "se_demo", "se_cost", "SECost", "v3_se_blocks", "with_se_reduction")
-_register("v3_redesign", "original_last_stage", "efficient_last_stage", "large_with_original_last_stage")
-_register("search", "random_search", "SearchResult", "Candidate", "mnas_reward")
-_register(
-    "deploy",
-    "fold_batchnorm",
-    "fold_conv_bn",
-    "find_conv_bn_pairs",
-    "prepare_for_inference",
-    "InferenceModel",
-    "max_relative_error",
-    "profile_layers",
-    "LatencyProfile",
-)
-_register("quantize", "quantize_int8", "int8_ops", "Int8Op")
-_register("viz.static_view", "static_view", "StaticView")
-_register("checks", "CheckReport", "PartResult")
+_register("memory", "activation_memory", "peak_activation_memory")
+_register("reference_ops", "depthwise_conv2d_numpy", "im2col", "conv2d_as_matmul", "pointwise_as_matmul")
+_register("data", "load_digits", "digits_loaders", "sample_image", "list_sample_images", "synthetic_shapes")
+_register("training", "train", "evaluate", "History")
+_register("checkpoint", "load_checkpoint", "save_checkpoint", "CheckpointError")
+_register("deploy", "fold_batchnorm", "prepare_for_inference", "max_relative_error", "profile_layers")
+_register("quantize", "quantize_int8")
+_register("benchmark", "time_model")
 
 __all__ = sorted(_EXPORTS)
 

@@ -35,12 +35,15 @@ import timeit
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from mobilenet_lib.training import eval_mode
+from mobilenet_lib.validation import int_sequence, integer, number, positive_int
+from mobilenet_lib.validation import shape as shape_
 
 __all__ = [
     "Timing",
@@ -57,7 +60,7 @@ __all__ = [
     "measure_models",
     "save_results",
     "load_results",
-    "markdown_table",
+    "group_seeds",
 ]
 
 
@@ -67,15 +70,11 @@ __all__ = [
 
 
 def _count(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return integer(name, value, low=minimum)
 
 
 def _threads(value: Any) -> int | None:
-    if value is None:
-        return None
-    return _count("threads", value)
+    return None if value is None else positive_int("threads", value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,9 +232,9 @@ def time_callable(
     (pass ``torch.cuda.synchronize`` when timing CUDA work); CPU work needs none.
     """
     if not callable(fn):
-        raise ValueError(f"fn must be callable with no arguments, got {type(fn).__name__}")
+        raise TypeError(f"fn must be callable with no arguments, got {type(fn).__name__}")
     if synchronize is not None and not callable(synchronize):
-        raise ValueError(f"synchronize must be callable or None, got {type(synchronize).__name__}")
+        raise TypeError(f"synchronize must be callable or None, got {type(synchronize).__name__}")
     repeats, number = _count("repeats", repeats), _count("number", number)
     warmup = _count("warmup", warmup, minimum=0)
 
@@ -303,36 +302,28 @@ def time_model(
     device's, not the launch's.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
     if isinstance(inputs, torch.Tensor):
         x = inputs
     else:
-        if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence) or not inputs:
-            raise ValueError(f"inputs must be a tensor or a shape such as (1, 3, 224, 224), got {inputs!r}")
-        shape = tuple(_count(f"inputs[{i}]", s) for i, s in enumerate(inputs))
+        shape = shape_("inputs", inputs)
         dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
         g = torch.Generator().manual_seed(seed)
         x = torch.randn(shape, generator=g, dtype=dtype).to(device)
     sync = torch.cuda.synchronize if x.device.type == "cuda" else None
 
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with torch.inference_mode():
-            return time_callable(
-                lambda: model(x),
-                repeats=repeats,
-                number=number,
-                warmup=warmup,
-                threads=threads,
-                synchronize=sync,
-                label=label,
-            )
-    finally:
-        for module, flag in flags:
-            module.training = flag
+    with eval_mode(model), torch.inference_mode():
+        return time_callable(
+            lambda: model(x),
+            repeats=repeats,
+            number=number,
+            warmup=warmup,
+            threads=threads,
+            synchronize=sync,
+            label=label,
+        )
 
 
 @dataclass(frozen=True)
@@ -363,8 +354,10 @@ def matmul_gflops(
     and the data in cache); a network's achieved GFLOP/s (:func:`achieved_gflops`) is measured
     against it. FLOPs are counted as 2·n³ (one multiply and one add per mult-add).
     """
-    n = _count("n", n)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+    n = positive_int("n", n)
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype must be a torch.dtype, got {dtype!r}")
+    if not dtype.is_floating_point:
         raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     g = torch.Generator().manual_seed(seed)
     a = torch.randn(n, n, generator=g).to(dtype)
@@ -383,10 +376,8 @@ def matmul_gflops(
 
 def achieved_gflops(macs: int | float, seconds: float) -> float:
     """GFLOP/s a workload of ``macs`` mult-adds reached in ``seconds``: 2·macs / seconds / 1e9."""
-    if isinstance(macs, bool) or not isinstance(macs, Real) or not math.isfinite(macs) or macs < 0:
-        raise ValueError(f"macs must be a finite number >= 0, got {macs!r}")
-    if isinstance(seconds, bool) or not isinstance(seconds, Real) or not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"seconds must be a finite number > 0, got {seconds!r}")
+    macs = number("macs", macs, low=0.0)
+    seconds = number("seconds", seconds, low=0.0, low_open=True)
     return 2.0 * float(macs) / float(seconds) / 1e9
 
 
@@ -464,7 +455,10 @@ def measure_models(
     :func:`mobilenet_lib.costs.count_macs` at ``resolution``, then timed at every batch size with
     :func:`time_model`.
     """
-    from mobilenet_lib.costs import count_macs, count_params  # costs imports nothing from here
+    from mobilenet_lib.costs import (  # costs imports nothing from here
+        count_macs,
+        count_params,
+    )
     from mobilenet_lib.models import create_model
 
     if isinstance(models, Mapping):
@@ -472,12 +466,10 @@ def measure_models(
     elif isinstance(models, Sequence) and not isinstance(models, (str, bytes)):
         builders = {name: (lambda name=name: create_model(name)) for name in models}
     else:
-        raise ValueError(f"models must be a list of model names or a mapping name -> builder, got {models!r}")
+        raise TypeError(f"models must be a list of model names or a mapping name -> builder, got {models!r}")
     if not builders:
         raise ValueError("models must name at least one model")
-    if isinstance(batch_sizes, (str, bytes)) or not isinstance(batch_sizes, Sequence) or not batch_sizes:
-        raise ValueError(f"batch_sizes must be a non-empty sequence of positive integers, got {batch_sizes!r}")
-    batches = [_count(f"batch_sizes[{i}]", b) for i, b in enumerate(batch_sizes)]
+    batches = list(int_sequence("batch_sizes", batch_sizes))
     resolution, in_channels = _count("resolution", resolution), _count("in_channels", in_channels)
     seed = _count("seed", seed, minimum=0)
 
@@ -487,7 +479,7 @@ def measure_models(
             torch.manual_seed(seed)
             model = build()
         if not isinstance(model, nn.Module):
-            raise ValueError(f"the builder for {name!r} returned {type(model).__name__}, not an nn.Module")
+            raise TypeError(f"the builder for {name!r} returned {type(model).__name__}, not an nn.Module")
         macs = count_macs(model, (1, in_channels, resolution, resolution))
         timings = {
             b: time_model(
@@ -554,8 +546,7 @@ def load_warning(machine: Mapping[str, Any], busy: float = 0.5) -> str:
     compete for the cores the benchmark's threads need). Without a recorded load the answer is a
     warning too: nothing says the numbers can be trusted.
     """
-    if isinstance(busy, bool) or not isinstance(busy, Real) or not busy > 0:
-        raise ValueError(f"busy must be a positive number (a fraction of the logical CPUs), got {busy!r}")
+    busy = number("busy", busy, low=0.0, low_open=True)  # a fraction of the logical CPUs
     if not isinstance(machine, Mapping) or "logical_cpus" not in machine:
         raise ValueError(f"machine must be a machine_info() record with 'logical_cpus', got {machine!r}")
     load, cpus = machine.get("load_average_1_5_15"), machine["logical_cpus"] or 1
@@ -593,47 +584,60 @@ def save_results(
     return path
 
 
-def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a file written by :func:`save_results`, checking that it has the expected sections."""
+def load_results(
+    path: str | os.PathLike[str],
+    *,
+    sections: Sequence[str] = _RESULT_KEYS,
+    made_by: str = "the benchmark script",
+) -> dict[str, Any]:
+    """Read a committed results file (JSON) and check that it has the expected top-level ``sections``
+    (default: the ``machine``, ``config`` and ``results`` that :func:`save_results` writes).
+
+    Raises:
+        ValueError: if the file is missing (the message says to run ``made_by``), is not JSON, or
+            lacks a section.
+    """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"no benchmark result file at {path}; run the benchmark script first")
-    payload = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(payload, dict) or any(k not in payload for k in _RESULT_KEYS):
-        raise ValueError(f"{path} is not a benchmark result file: it needs the keys {list(_RESULT_KEYS)}")
+        raise ValueError(f"no results file at {path}; run {made_by} to create it")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(payload, dict) or any(k not in payload for k in sections):
+        raise ValueError(f"{path} is not a results file of {made_by}: it needs the keys {list(sections)}")
     return payload
 
 
-def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
-    """A Markdown table of ``rows`` (dicts); ``columns`` are (key, title) pairs.
+def group_seeds(
+    runs: Sequence[Mapping[str, Any]],
+    key: Sequence[str],
+    same: Sequence[str] = (),
+    value: str = "test_accuracy",
+) -> list[tuple[Mapping[str, Any], tuple[float, ...]]]:
+    """Group the per-seed runs of a committed results file by configuration.
 
-    Floats print with 3 significant figures (4 for values of 1000 and more), integers with
-    thousands separators; numeric columns are right-aligned.
+    Runs whose ``key`` fields are equal form one configuration (in order of first appearance);
+    their ``same`` fields (a cost, say) must agree. Returns, per configuration, its first run and
+    the runs' ``value`` in seed order.
+
+    Raises:
+        ValueError: if a run lacks one of the fields, or the runs of a configuration disagree on
+            a ``same`` field.
     """
-    if not columns:
-        raise ValueError("columns must name at least one (key, title) pair")
-
-    def cell(v: Any) -> str:
-        if isinstance(v, bool) or v is None:
-            return "–" if v is None else str(v)
-        if isinstance(v, Integral):
-            return f"{int(v):,}"
-        if isinstance(v, Real):
-            return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
-        return str(v)
-
-    numeric = {
-        key
-        for key, _ in columns
-        if rows and all(isinstance(r.get(key), Real) and not isinstance(r.get(key), bool) for r in rows)
-    }
-    lines = [
-        "| " + " | ".join(title for _, title in columns) + " |",
-        "|" + "|".join("---:" if key in numeric else "---" for key, _ in columns) + "|",
-    ]
-    for r in rows:
-        missing = [key for key, _ in columns if key not in r]
+    needed = [*key, *same, "seed", value]
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for i, run in enumerate(runs):
+        missing = [k for k in needed if k not in run]
         if missing:
-            raise ValueError(f"row {dict(r)!r} has no value for the column(s) {missing}")
-        lines.append("| " + " | ".join(cell(r[key]) for key, _ in columns) + " |")
-    return "\n".join(lines)
+            raise ValueError(f"run {i} lacks {missing}; every run needs {needed}")
+        groups.setdefault(tuple(run[k] for k in key), []).append(run)
+    out = []
+    for config, group in groups.items():
+        for field_name in same:
+            seen = sorted({repr(r[field_name]) for r in group})
+            if len(seen) != 1:
+                shown = ", ".join(f"{k}={v!r}" for k, v in zip(key, config))
+                raise ValueError(f"runs of {shown} disagree on {field_name}: {', '.join(seen)}")
+        out.append((group[0], tuple(float(r[value]) for r in sorted(group, key=lambda r: r["seed"]))))
+    return out

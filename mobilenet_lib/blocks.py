@@ -33,15 +33,26 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from numbers import Integral, Real
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from mobilenet_lib.validation import (
+    factory,
+    flag,
+    number,
+    odd_kernel,
+    one_of,
+    positive_float,
+    positive_int,
+)
+
 __all__ = [
     "ActivationFactory",
+    "NormFactory",
     "is_traced",
+    "check_image_batch",
     "make_divisible",
     "ConvNormAct",
     "DepthwiseSeparableConv",
@@ -61,45 +72,34 @@ ActivationFactory = Callable[[], nn.Module]
 
 
 # --------------------------------------------------------------------------------------------
-# Validation helpers (every bad argument becomes a ValueError that says what is allowed)
+# Argument and input checks
 # --------------------------------------------------------------------------------------------
 
-
-def _positive_int(name: str, value: Any) -> int:
-    # bool is an Integral, but ``stride=True`` is a bug, not a stride of 1.
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+#: Builds the normalisation layer of a unit from its channel count: ``nn.BatchNorm2d`` (the
+#: default), ``functools.partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)`` (MobileNet V3), or
+#: ``None`` for no normalisation (the convolution then gets a bias).
+NormFactory = Callable[[int], nn.Module]
 
 
 def _stride_1_or_2(value: Any) -> int:
-    stride = _positive_int("stride", value)
-    if stride not in (1, 2):
-        raise ValueError(f"stride must be 1 or 2 for this block, got {value!r}")
-    return stride
-
-
-def _bn_args(eps: Any, momentum: Any) -> tuple[float, float | None]:
-    if isinstance(eps, bool) or not isinstance(eps, Real) or not eps > 0:
-        raise ValueError(f"bn_eps must be a positive number, got {eps!r}")
-    if momentum is not None and (
-        isinstance(momentum, bool) or not isinstance(momentum, Real) or not 0 <= momentum <= 1
-    ):
-        raise ValueError(f"bn_momentum must be a number in [0, 1] (or None), got {momentum!r}")
-    return float(eps), None if momentum is None else float(momentum)
+    return one_of("stride", positive_int("stride", value), (1, 2))
 
 
 def _make_activation(activation: ActivationFactory | None, name: str = "activation") -> nn.Module | None:
-    if activation is None:
+    if factory(name, activation) is None:
         return None
-    if isinstance(activation, nn.Module) or not callable(activation):
-        raise ValueError(
-            f"{name} must be a callable that builds a module (e.g. nn.ReLU, not nn.ReLU()) or None, "
-            f"got {activation!r}"
-        )
     module = activation()
     if not isinstance(module, nn.Module):
-        raise ValueError(f"{name}() must return an nn.Module, got {type(module).__name__}")
+        raise TypeError(f"{name}() must return an nn.Module, got {type(module).__name__}")
+    return module
+
+
+def _make_norm(norm_layer: NormFactory | None, channels: int) -> nn.Module | None:
+    if factory("norm_layer", norm_layer) is None:
+        return None
+    module = norm_layer(channels)
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"norm_layer({channels}) must return an nn.Module, got {type(module).__name__}")
     return module
 
 
@@ -112,14 +112,26 @@ def is_traced(x: Any) -> bool:
     return isinstance(x, torch.fx.Proxy)
 
 
-def _check_input(x: Any, channels: int, block: str) -> None:
+def check_image_batch(x: Any, channels: int, where: str) -> None:
+    """Raise unless ``x`` is a floating-point (N, ``channels``, H, W) tensor.
+
+    ``TypeError`` for something that is not a tensor, or a tensor of integers (``uint8`` images
+    must be converted and scaled first: ``x.float() / 255``); ``ValueError`` for the wrong number
+    of dimensions or channels. Skipped while ``torch.fx`` traces (no shapes to check).
+    """
     if is_traced(x):
         return
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{block} expects a 4-D tensor (batch, channels, height, width), got {shape}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{where} expects a torch.Tensor (batch, channels, height, width), got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{where} expects floating-point images, got dtype {x.dtype}; convert them first, "
+            "e.g. x.float() / 255 for uint8 pixels"
+        )
+    if x.dim() != 4:
+        raise ValueError(f"{where} expects a 4-D tensor (batch, channels, height, width), got shape {tuple(x.shape)}")
     if x.shape[1] != channels:
-        raise ValueError(f"{block} expects {channels} input channels, got a tensor of shape {tuple(x.shape)}")
+        raise ValueError(f"{where} expects {channels} input channels, got a tensor of shape {tuple(x.shape)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,10 +151,9 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
     >>> make_divisible(11.2), make_divisible(12), make_divisible(1280 * 1.4)
     (16, 16, 1792)
     """
-    if isinstance(v, bool) or not isinstance(v, Real) or not v >= 0:
-        raise ValueError(f"v must be a non-negative number, got {v!r}")
-    divisor = _positive_int("divisor", divisor)
-    min_value = divisor if min_value is None else _positive_int("min_value", min_value)
+    v = number("v", v, low=0.0)
+    divisor = positive_int("divisor", divisor)
+    min_value = divisor if min_value is None else positive_int("min_value", min_value)
     new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
     if new_v < 0.9 * v:
         new_v += divisor
@@ -155,22 +166,24 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
 
 
 class ConvNormAct(nn.Sequential):
-    """Convolution, batch norm, activation: the unit every network here is made of.
+    """Convolution, normalisation, activation: the unit every network here is made of.
 
     An ``nn.Sequential`` (so its parameters are ``0.weight`` for the conv, ``1.weight`` /
     ``1.bias`` / ``1.running_mean`` ... for the batch norm, exactly like torchvision's
-    ``Conv2dNormActivation``). Padding is ``(kernel_size - 1) // 2 * dilation``, which keeps the
-    size for stride 1 and halves it (rounding up) for stride 2. The convolution has a bias only
-    when there is no batch norm (the norm's shift makes a bias redundant).
+    ``Conv2dNormActivation``). Padding is ``(kernel_size - 1) // 2 * dilation`` ("same" padding),
+    which keeps the size for stride 1 and halves it (rounding up) for stride 2; that needs an odd
+    kernel, so an even one is refused. The convolution has a bias only when there is no
+    normalisation (the norm's shift makes a bias redundant).
 
     Args:
         in_ch, out_ch: input and output channels; both divisible by ``groups``.
-        kernel_size, stride, dilation: of the convolution.
+        kernel_size, stride, dilation: of the convolution (``kernel_size`` odd).
         groups: ``1`` for a full convolution, ``in_ch`` for a depthwise one.
         activation: an activation *factory* (``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardswish``, ...) or
             ``None`` for a linear unit (MobileNet V2's "linear bottleneck").
-        norm: add a ``BatchNorm2d`` after the convolution.
-        bn_eps, bn_momentum: the batch norm's settings (torchvision's MobileNet V3 uses 0.001 / 0.01).
+        norm_layer: builds the normalisation from the channel count (:data:`NormFactory`):
+            ``nn.BatchNorm2d`` by default, ``partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)``
+            for MobileNet V3, ``None`` for none.
     """
 
     def __init__(
@@ -181,32 +194,28 @@ class ConvNormAct(nn.Sequential):
         stride: int = 1,
         groups: int = 1,
         activation: ActivationFactory | None = nn.ReLU,
-        norm: bool = True,
-        bn_eps: float = 1e-5,
-        bn_momentum: float | None = 0.1,
+        norm_layer: NormFactory | None = nn.BatchNorm2d,
         dilation: int = 1,
     ) -> None:
-        in_ch = _positive_int("in_ch", in_ch)
-        out_ch = _positive_int("out_ch", out_ch)
-        kernel_size = _positive_int("kernel_size", kernel_size)
-        stride = _positive_int("stride", stride)
-        groups = _positive_int("groups", groups)
-        dilation = _positive_int("dilation", dilation)
+        in_ch = positive_int("in_ch", in_ch)
+        out_ch = positive_int("out_ch", out_ch)
+        kernel_size = odd_kernel("kernel_size", kernel_size)
+        stride = positive_int("stride", stride)
+        groups = positive_int("groups", groups)
+        dilation = positive_int("dilation", dilation)
         if in_ch % groups or out_ch % groups:
             raise ValueError(
                 f"in_ch ({in_ch}) and out_ch ({out_ch}) must both be divisible by groups ({groups})"
             )
-        if not isinstance(norm, bool):
-            raise ValueError(f"norm must be True or False, got {norm!r}")
-        eps, momentum = _bn_args(bn_eps, bn_momentum)
+        norm = _make_norm(norm_layer, out_ch)
         padding = (kernel_size - 1) // 2 * dilation
         layers: list[nn.Module] = [
             nn.Conv2d(
-                in_ch, out_ch, kernel_size, stride, padding, dilation=dilation, groups=groups, bias=not norm
+                in_ch, out_ch, kernel_size, stride, padding, dilation=dilation, groups=groups, bias=norm is None
             )
         ]
-        if norm:
-            layers.append(nn.BatchNorm2d(out_ch, eps=eps, momentum=momentum))
+        if norm is not None:
+            layers.append(norm)
         act = _make_activation(activation)
         if act is not None:
             layers.append(act)
@@ -236,19 +245,15 @@ class DepthwiseSeparableConv(nn.Sequential):
         stride: int = 1,
         activation: ActivationFactory | None = nn.ReLU,
         kernel_size: int = 3,
-        bn_eps: float = 1e-5,
-        bn_momentum: float | None = 0.1,
+        norm_layer: NormFactory | None = nn.BatchNorm2d,
     ) -> None:
-        in_ch = _positive_int("in_ch", in_ch)
+        in_ch = positive_int("in_ch", in_ch)
         super().__init__(
             OrderedDict(
                 depthwise=ConvNormAct(
-                    in_ch, in_ch, kernel_size, stride, groups=in_ch, activation=activation,
-                    bn_eps=bn_eps, bn_momentum=bn_momentum,
+                    in_ch, in_ch, kernel_size, stride, groups=in_ch, activation=activation, norm_layer=norm_layer
                 ),
-                pointwise=ConvNormAct(
-                    in_ch, out_ch, 1, activation=activation, bn_eps=bn_eps, bn_momentum=bn_momentum
-                ),
+                pointwise=ConvNormAct(in_ch, out_ch, 1, activation=activation, norm_layer=norm_layer),
             )
         )
         self.in_channels = in_ch
@@ -285,8 +290,8 @@ class SqueezeExcitation(nn.Module):
         gate: ActivationFactory = nn.Sigmoid,
     ) -> None:
         super().__init__()
-        channels = _positive_int("channels", channels)
-        squeeze_channels = _positive_int("squeeze_channels", squeeze_channels)
+        channels = positive_int("channels", channels)
+        squeeze_channels = positive_int("squeeze_channels", squeeze_channels)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(channels, squeeze_channels, 1)
         self.activation = _make_activation(activation, "activation")
@@ -299,7 +304,7 @@ class SqueezeExcitation(nn.Module):
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
         """The per-channel gate values, shape ``(N, C, 1, 1)`` (what ``forward`` multiplies by)."""
-        _check_input(x, self.channels, "SqueezeExcitation")
+        check_image_batch(x, self.channels, "SqueezeExcitation")
         s = self.avgpool(x)
         s = self.activation(self.fc1(s))
         return self.gate(self.fc2(s))
@@ -314,7 +319,7 @@ def mobilenet_v3_se(channels: int) -> SqueezeExcitation:
     ``nn.Hardsigmoid`` (rather than :class:`HSigmoid`, which computes the same values) keeps the
     module types identical to torchvision's.
     """
-    channels = _positive_int("channels", channels)
+    channels = positive_int("channels", channels)
     return SqueezeExcitation(channels, make_divisible(channels // 4, 8), nn.ReLU, nn.Hardsigmoid)
 
 
@@ -343,7 +348,7 @@ class InvertedResidual(nn.Module):
         activation: for the expand and depthwise units (V2: ``nn.ReLU6``; V3: ``nn.ReLU`` or
             ``nn.Hardswish``).
         se_layer: builds the SE module from the expanded width (default :func:`mobilenet_v3_se`).
-        bn_eps, bn_momentum: batch-norm settings of every unit.
+        norm_layer: the normalisation of every unit (see :class:`ConvNormAct`).
         layout: ``"v2"`` (a flat ``conv`` Sequential: ``[expand?, depthwise, Conv2d, BatchNorm2d]``)
             or ``"v3"`` (a ``block`` Sequential: ``[expand?, depthwise, se?, ConvNormAct project]``);
             the two compute the same thing and differ only in their ``state_dict`` keys, which
@@ -362,25 +367,22 @@ class InvertedResidual(nn.Module):
         use_se: bool = False,
         activation: ActivationFactory = nn.ReLU6,
         se_layer: Callable[[int], nn.Module] | None = None,
-        bn_eps: float = 1e-5,
-        bn_momentum: float | None = 0.1,
+        norm_layer: NormFactory | None = nn.BatchNorm2d,
         layout: Literal["v2", "v3"] = "v2",
     ) -> None:
         super().__init__()
-        in_ch = _positive_int("in_ch", in_ch)
-        out_ch = _positive_int("out_ch", out_ch)
+        in_ch = positive_int("in_ch", in_ch)
+        out_ch = positive_int("out_ch", out_ch)
         stride = _stride_1_or_2(stride)
-        kernel_size = _positive_int("kernel_size", kernel_size)
-        if layout not in ("v2", "v3"):
-            raise ValueError(f"layout must be 'v2' or 'v3', got {layout!r}")
+        kernel_size = odd_kernel("kernel_size", kernel_size)
+        layout = one_of("layout", layout, ("v2", "v3"))
         if (expand_ratio is None) == (expanded_ch is None):
             raise ValueError(
                 "give exactly one of expand_ratio (V2's t) and expanded_ch (V3's exp size), got "
                 f"expand_ratio={expand_ratio!r}, expanded_ch={expanded_ch!r}"
             )
         if expand_ratio is not None:
-            if isinstance(expand_ratio, bool) or not isinstance(expand_ratio, Real) or not expand_ratio > 0:
-                raise ValueError(f"expand_ratio must be a positive number, got {expand_ratio!r}")
+            expand_ratio = positive_float("expand_ratio", expand_ratio)
             hidden = int(round(in_ch * expand_ratio))
             if hidden < 1:
                 raise ValueError(
@@ -388,11 +390,10 @@ class InvertedResidual(nn.Module):
                     f"(round({in_ch} * {expand_ratio}) = {hidden})"
                 )
         else:
-            hidden = _positive_int("expanded_ch", expanded_ch)
-        if not isinstance(use_se, bool):
-            raise ValueError(f"use_se must be True or False, got {use_se!r}")
+            hidden = positive_int("expanded_ch", expanded_ch)
+        use_se = flag("use_se", use_se)
 
-        bn = {"bn_eps": bn_eps, "bn_momentum": bn_momentum}
+        bn = {"norm_layer": norm_layer}
         layers: list[nn.Module] = []
         if hidden != in_ch:
             layers.append(ConvNormAct(in_ch, hidden, 1, activation=activation, **bn))
@@ -402,7 +403,7 @@ class InvertedResidual(nn.Module):
         if use_se:
             se = (se_layer or mobilenet_v3_se)(hidden)
             if not isinstance(se, nn.Module):
-                raise ValueError(f"se_layer must return an nn.Module, got {type(se).__name__}")
+                raise TypeError(f"se_layer must return an nn.Module, got {type(se).__name__}")
             layers.append(se)
         project = ConvNormAct(hidden, out_ch, 1, activation=None, **bn)
         if layout == "v2":
@@ -427,7 +428,7 @@ class InvertedResidual(nn.Module):
         return self.conv if self.layout == "v2" else self.block
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.in_channels, "InvertedResidual")
+        check_image_batch(x, self.in_channels, "InvertedResidual")
         out = self.body(x)
         if self.use_res_connect:
             out = out + x
@@ -453,11 +454,12 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     the next group convolution sees channels from every group. It is a fixed permutation;
     ``channel_shuffle(channel_shuffle(x, g), C // g)`` gives ``x`` back.
     """
-    groups = _positive_int("groups", groups)
+    groups = positive_int("groups", groups)
     if not is_traced(x):
-        if not isinstance(x, torch.Tensor) or x.dim() != 4:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"channel_shuffle expects a 4-D tensor (N, C, H, W), got {shape}")
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"channel_shuffle expects a torch.Tensor (N, C, H, W), got {type(x).__name__}")
+        if x.dim() != 4:
+            raise ValueError(f"channel_shuffle expects a 4-D tensor (N, C, H, W), got shape {tuple(x.shape)}")
         if x.shape[1] % groups:
             raise ValueError(f"the number of channels ({x.shape[1]}) must be divisible by groups ({groups})")
     # (N, C, H, W) -> (N, g, C/g, H, W) -> (N, C/g, g, H, W) -> (N, C, H, W). Written without
@@ -470,7 +472,7 @@ class ChannelShuffle(nn.Module):
 
     def __init__(self, groups: int) -> None:
         super().__init__()
-        self.groups = _positive_int("groups", groups)
+        self.groups = positive_int("groups", groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return channel_shuffle(x, self.groups)
@@ -493,10 +495,10 @@ class ShuffleV2Block(nn.Module):
     :class:`ConvNormAct` units unpacked into them. ``branch1`` is empty for stride 1.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int) -> None:
+    def __init__(self, in_ch: int, out_ch: int, stride: int, norm_layer: NormFactory | None = nn.BatchNorm2d) -> None:
         super().__init__()
-        in_ch = _positive_int("in_ch", in_ch)
-        out_ch = _positive_int("out_ch", out_ch)
+        in_ch = positive_int("in_ch", in_ch)
+        out_ch = positive_int("out_ch", out_ch)
         stride = _stride_1_or_2(stride)
         if out_ch % 2:
             raise ValueError(f"out_ch must be even (two branches of out_ch // 2), got {out_ch}")
@@ -508,22 +510,22 @@ class ShuffleV2Block(nn.Module):
         half = out_ch // 2
         if stride == 2:
             self.branch1 = nn.Sequential(
-                *ConvNormAct(in_ch, in_ch, 3, 2, groups=in_ch, activation=None),
-                *ConvNormAct(in_ch, half, 1),
+                *ConvNormAct(in_ch, in_ch, 3, 2, groups=in_ch, activation=None, norm_layer=norm_layer),
+                *ConvNormAct(in_ch, half, 1, norm_layer=norm_layer),
             )
         else:
             self.branch1 = nn.Sequential()
         self.branch2 = nn.Sequential(
-            *ConvNormAct(in_ch if stride == 2 else half, half, 1),
-            *ConvNormAct(half, half, 3, stride, groups=half, activation=None),
-            *ConvNormAct(half, half, 1),
+            *ConvNormAct(in_ch if stride == 2 else half, half, 1, norm_layer=norm_layer),
+            *ConvNormAct(half, half, 3, stride, groups=half, activation=None, norm_layer=norm_layer),
+            *ConvNormAct(half, half, 1, norm_layer=norm_layer),
         )
         self.in_channels = in_ch
         self.out_channels = out_ch
         self.stride = stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.in_channels, "ShuffleV2Block")
+        check_image_batch(x, self.in_channels, "ShuffleV2Block")
         if self.stride == 1:
             left, right = x.chunk(2, dim=1)
             out = torch.cat((left, self.branch2(right)), dim=1)
@@ -537,12 +539,12 @@ class ShuffleV2Block(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
-def _downsample(in_ch: int, out_ch: int, stride: int) -> nn.Module | None:
+def _downsample(in_ch: int, out_ch: int, stride: int, norm_layer: NormFactory) -> nn.Module | None:
     # A projection shortcut (1x1 conv + BN, keys downsample.0 / downsample.1) where the identity
     # would not fit: the resolution or the width changes.
     if stride == 1 and in_ch == out_ch:
         return None
-    return ConvNormAct(in_ch, out_ch, 1, stride, activation=None)
+    return ConvNormAct(in_ch, out_ch, 1, stride, activation=None, norm_layer=norm_layer)
 
 
 class BasicBlock(nn.Module):
@@ -554,17 +556,17 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_ch: int, planes: int, stride: int = 1) -> None:
+    def __init__(self, in_ch: int, planes: int, stride: int = 1, norm_layer: NormFactory = nn.BatchNorm2d) -> None:
         super().__init__()
-        in_ch = _positive_int("in_ch", in_ch)
-        planes = _positive_int("planes", planes)
+        in_ch = positive_int("in_ch", in_ch)
+        planes = positive_int("planes", planes)
         stride = _stride_1_or_2(stride)
         self.conv1 = nn.Conv2d(in_ch, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.bn1 = _make_norm(norm_layer, planes)
         self.relu = nn.ReLU()
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = _downsample(in_ch, planes, stride)
+        self.bn2 = _make_norm(norm_layer, planes)
+        self.downsample = _downsample(in_ch, planes, stride, norm_layer)
         self.in_channels, self.out_channels, self.stride = in_ch, planes, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -583,20 +585,20 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, in_ch: int, planes: int, stride: int = 1) -> None:
+    def __init__(self, in_ch: int, planes: int, stride: int = 1, norm_layer: NormFactory = nn.BatchNorm2d) -> None:
         super().__init__()
-        in_ch = _positive_int("in_ch", in_ch)
-        planes = _positive_int("planes", planes)
+        in_ch = positive_int("in_ch", in_ch)
+        planes = positive_int("planes", planes)
         stride = _stride_1_or_2(stride)
         out_ch = planes * self.expansion
         self.conv1 = nn.Conv2d(in_ch, planes, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.bn1 = _make_norm(norm_layer, planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.bn2 = _make_norm(norm_layer, planes)
         self.conv3 = nn.Conv2d(planes, out_ch, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(out_ch)
+        self.bn3 = _make_norm(norm_layer, out_ch)
         self.relu = nn.ReLU()
-        self.downsample = _downsample(in_ch, out_ch, stride)
+        self.downsample = _downsample(in_ch, out_ch, stride, norm_layer)
         self.in_channels, self.out_channels, self.stride = in_ch, out_ch, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

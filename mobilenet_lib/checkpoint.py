@@ -13,12 +13,16 @@ Files are read with ``torch.load(weights_only=True)``, which refuses pickled cod
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+
+from mobilenet_lib.validation import flag
 
 __all__ = ["CheckpointError", "LoadResult", "load_checkpoint", "save_checkpoint"]
 
@@ -84,7 +88,8 @@ def load_checkpoint(
             under ``"state_dict"`` or ``"model"``. A ``"module."`` prefix on every key (weights
             saved from ``DataParallel``) is removed.
         strict: require the keys to match exactly. With ``strict=False`` missing and unexpected
-            keys are allowed (and returned); a shape mismatch is an error either way.
+            keys are allowed (and returned), but at least one key must match; a shape mismatch is
+            an error either way.
         map_location: where to put the loaded tensors (default ``"cpu"``).
 
     Batch norm's ``num_batches_tracked`` counters are bookkeeping, not weights: a file without
@@ -97,14 +102,28 @@ def load_checkpoint(
             counts). The model is unchanged when this is raised.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(strict, bool):
-        raise ValueError(f"strict must be True or False, got {strict!r}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    flag("strict", strict)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        # weights_only=True refuses any pickled object that is not tensors and plain containers,
+        # because unpickling such an object can run arbitrary code. Say so: the file may be fine.
+        refused = re.search(r"GLOBAL (\S+) was not an allowed global", str(err))
+        if refused is None:
+            raise CheckpointError(
+                f"could not read {path} as a PyTorch checkpoint (truncated or not a torch.save file?): "
+                f"{type(err).__name__}: {err}"
+            ) from err
+        raise CheckpointError(
+            f"refused to unpickle {path}: it holds a Python object of type {refused.group(1)}, and "
+            f"torch.load(weights_only=True) loads only tensors and plain containers, because "
+            f"unpickling other objects can run code. If you trust the file, load it yourself with "
+            f"torch.load(path, weights_only=False) and pass its state_dict to model.load_state_dict."
+        ) from err
     except Exception as err:  # torch raises several types for truncated or foreign files
         raise CheckpointError(
             f"could not read {path} as a PyTorch checkpoint (truncated or not a torch.save file?): "
@@ -135,6 +154,12 @@ def load_checkpoint(
             f"checkpoint {path} does not fit {type(model).__name__}:\n  " + "\n  ".join(problems)
         )
     fitting = {k: v for k, v in state.items() if k in own}
+    if not fitting:
+        raise CheckpointError(
+            f"checkpoint {path} shares no key with {type(model).__name__}, so loading it would change "
+            f"nothing: " + _listing("keys in the checkpoint", list(state)) + "; "
+            + _listing("keys in the model", list(own))
+        )
     model.load_state_dict(fitting, strict=False)
     return LoadResult(missing_keys=missing, unexpected_keys=unexpected)
 
@@ -145,7 +170,7 @@ def save_checkpoint(model: nn.Module, path: PathLike) -> Path:
     Parent directories are created. Returns the path written.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)

@@ -28,16 +28,21 @@ Example::
 
 from __future__ import annotations
 
-import html
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+
+from mobilenet_lib.tables import Table, format_value
+from mobilenet_lib.training import eval_mode
+from mobilenet_lib.validation import int_or_pair, integer, positive_float, positive_int
+from mobilenet_lib.validation import shape as shape_
 
 __all__ = [
     "Cost",
@@ -88,12 +93,8 @@ class Cost:
 
     def __post_init__(self) -> None:
         for field_name in ("params", "macs"):
-            value = getattr(self, field_name)
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
-                raise ValueError(
-                    f"Cost.{field_name} must be a non-negative integer, got {value!r}"
-                )
-            object.__setattr__(self, field_name, int(value))
+            value = integer(f"Cost.{field_name}", getattr(self, field_name), low=0)
+            object.__setattr__(self, field_name, value)
 
     def __add__(self, other: object) -> Cost:
         if isinstance(other, Cost):
@@ -135,22 +136,6 @@ def _human(x: float) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _pair(name: str, value: Any) -> tuple[int, int]:
-    """An int or a pair of ints (height, width), each positive."""
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair (height, width), got {value!r}")
-        return _positive_int(f"{name}[0]", value[0]), _positive_int(f"{name}[1]", value[1])
-    v = _positive_int(name, value)
-    return v, v
-
-
 def _check_groups(m: int, n: int, groups: int) -> None:
     if m % groups or n % groups:
         raise ValueError(
@@ -171,14 +156,14 @@ def standard_conv_cost(dk: int, m: int, n: int, df: int) -> Cost:
     ``dk`` kernel size, ``m`` input channels, ``n`` output channels, ``df`` output feature map
     size (square). No bias: MobileNets follow every convolution with batch norm.
     """
-    dk, m, n, df = (_positive_int(k, v) for k, v in (("dk", dk), ("m", m), ("n", n), ("df", df)))
+    dk, m, n, df = (positive_int(k, v) for k, v in (("dk", dk), ("m", m), ("n", n), ("df", df)))
     params = dk * dk * m * n
     return Cost(params=params, macs=params * df * df)
 
 
 def depthwise_conv_cost(dk: int, m: int, df: int) -> Cost:
     """A depthwise convolution (one D_K×D_K filter per channel): D_K·D_K·M params, ·D_F·D_F mult-adds."""
-    dk, m, df = (_positive_int(k, v) for k, v in (("dk", dk), ("m", m), ("df", df)))
+    dk, m, df = (positive_int(k, v) for k, v in (("dk", dk), ("m", m), ("df", df)))
     params = dk * dk * m
     return Cost(params=params, macs=params * df * df)
 
@@ -202,7 +187,7 @@ def group_conv_cost(dk: int, m: int, n: int, df: int, groups: int) -> Cost:
     Parameters D_K·D_K·(M/g)·N, mult-adds that times D_F·D_F: ``groups`` times cheaper than the
     standard convolution. ``groups == m == n`` is a depthwise convolution.
     """
-    g = _positive_int("groups", groups)
+    g = positive_int("groups", groups)
     base = standard_conv_cost(dk, m, n, df)  # validates the rest
     _check_groups(m, n, g)
     return Cost(params=base.params // g, macs=base.macs // g)
@@ -214,7 +199,7 @@ def separable_cost_ratio(dk: int, n: int, *, exact: bool = False) -> float | Fra
     The ratio depends on neither M nor D_F (they cancel). With ``exact=True`` it is returned as a
     :class:`fractions.Fraction`; otherwise as a float. For D_K = 3 and a large N it tends to 1/9.
     """
-    dk, n = _positive_int("dk", dk), _positive_int("n", n)
+    dk, n = positive_int("dk", dk), positive_int("n", n)
     ratio = Fraction(1, n) + Fraction(1, dk * dk)
     return ratio if exact else float(ratio)
 
@@ -240,10 +225,10 @@ def conv2d_cost(
     how ``FlopCounterMode`` and the papers count. ``h_out``/``w_out`` are the output map size (see
     :func:`conv_output_size`).
     """
-    c_in, c_out = _positive_int("c_in", c_in), _positive_int("c_out", c_out)
-    kh, kw = _pair("kernel", kernel)
-    h_out, w_out = _positive_int("h_out", h_out), _positive_int("w_out", w_out)
-    g = _positive_int("groups", groups)
+    c_in, c_out = positive_int("c_in", c_in), positive_int("c_out", c_out)
+    kh, kw = int_or_pair("kernel", kernel)
+    h_out, w_out = positive_int("h_out", h_out), positive_int("w_out", w_out)
+    g = positive_int("groups", groups)
     _check_groups(c_in, c_out, g)
     weights = c_out * (c_in // g) * kh * kw
     return Cost(params=weights + (c_out if bias else 0), macs=weights * h_out * w_out)
@@ -251,7 +236,7 @@ def conv2d_cost(
 
 def linear_cost(in_features: int, out_features: int, bias: bool = True) -> Cost:
     """A fully connected layer, per input row: in·out weights (+ out biases), in·out mult-adds."""
-    i, o = _positive_int("in_features", in_features), _positive_int("out_features", out_features)
+    i, o = positive_int("in_features", in_features), positive_int("out_features", out_features)
     return Cost(params=i * o + (o if bias else 0), macs=i * o)
 
 
@@ -262,10 +247,9 @@ def conv_output_size(
 
     ``floor((size + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1``.
     """
-    size, kernel = _positive_int("size", size), _positive_int("kernel", kernel)
-    stride, dilation = _positive_int("stride", stride), _positive_int("dilation", dilation)
-    if isinstance(padding, bool) or not isinstance(padding, Integral) or padding < 0:
-        raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
+    size, kernel = positive_int("size", size), positive_int("kernel", kernel)
+    stride, dilation = positive_int("stride", stride), positive_int("dilation", dilation)
+    padding = integer("padding", padding, low=0)
     out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
     if out < 1:
         raise ValueError(
@@ -280,12 +264,6 @@ def conv_output_size(
 # --------------------------------------------------------------------------------------------
 
 
-def _multiplier(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
 def _round_half_up(x: float) -> int:
     # Python's round() rounds halves to even; a size of 2.5 channels should become 3.
     return int(math.floor(x + 0.5))
@@ -297,7 +275,7 @@ def scale_channels(channels: int, alpha: float) -> int:
     This is the paper's arithmetic (512 · 0.75 = 384). Real implementations often round further,
     e.g. to a multiple of 8; the models in this library say how they round.
     """
-    channels, alpha = _positive_int("channels", channels), _multiplier("alpha", alpha)
+    channels, alpha = positive_int("channels", channels), positive_float("alpha", alpha)
     scaled = _round_half_up(channels * alpha)
     if scaled < 1:
         raise ValueError(f"alpha={alpha} leaves no channels of {channels}")
@@ -306,7 +284,7 @@ def scale_channels(channels: int, alpha: float) -> int:
 
 def scale_resolution(df: int, rho: float) -> int:
     """ρ·D_F rounded to the nearest integer: ρ = 0.714 turns 14 into 10 (a 160 input instead of 224)."""
-    df, rho = _positive_int("df", df), _multiplier("rho", rho)
+    df, rho = positive_int("df", df), positive_float("rho", rho)
     scaled = _round_half_up(df * rho)
     if scaled < 1:
         raise ValueError(f"rho={rho} shrinks a {df}x{df} feature map to nothing")
@@ -365,8 +343,8 @@ def memory_access_cost_1x1(h: int, w: int, c1: int, c2: int, groups: int = 1) ->
     Reads the h×w×c1 input and the c1·c2/g weights, writes the h×w×c2 output (ShuffleNet V2,
     section 2). Counted in values, not bytes; multiply by the bytes per value for bytes.
     """
-    h, w = _positive_int("h", h), _positive_int("w", w)
-    c1, c2, g = _positive_int("c1", c1), _positive_int("c2", c2), _positive_int("groups", groups)
+    h, w = positive_int("h", h), positive_int("w", w)
+    c1, c2, g = positive_int("c1", c1), positive_int("c2", c2), positive_int("groups", groups)
     _check_groups(c1, c2, g)
     return h * w * (c1 + c2) + c1 * c2 // g
 
@@ -378,8 +356,8 @@ def memory_access_lower_bound(h: int, w: int, flops_b: int | float) -> float:
     h·w·(c1 + c2) + c1·c2 ≥ 2·sqrt(h·w·B) + B/(h·w), with equality when c1 == c2 (guideline G1:
     equal channel widths minimise memory access cost).
     """
-    h, w = _positive_int("h", h), _positive_int("w", w)
-    b = _multiplier("flops_b", flops_b)
+    h, w = positive_int("h", h), positive_int("w", w)
+    b = positive_float("flops_b", flops_b)
     hw = h * w
     return 2.0 * math.sqrt(hw * b) + b / hw
 
@@ -392,15 +370,12 @@ def layer_memory_access_cost(
     The shapes are whole tensor shapes (batch included); the parameters are read once per batch.
     For a bias-free 1×1 convolution at batch 1 this equals :func:`memory_access_cost_1x1`.
     """
-    if isinstance(params, bool) or not isinstance(params, Integral) or params < 0:
-        raise ValueError(f"params must be a non-negative integer, got {params!r}")
+    params = integer("params", params, low=0)
     return _numel("input_shape", input_shape) + _numel("output_shape", output_shape) + int(params)
 
 
 def _numel(name: str, shape: Sequence[int]) -> int:
-    if isinstance(shape, str) or not isinstance(shape, Sequence) or not shape:
-        raise ValueError(f"{name} must be a non-empty sequence of positive sizes, got {shape!r}")
-    return math.prod(_positive_int(f"{name}[{i}]", s) for i, s in enumerate(shape))
+    return math.prod(shape_(name, shape, example="(1, 64, 56, 56)"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,38 +391,12 @@ def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     once.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def _check_input_size(input_size: Any) -> tuple[int, int, int, int]:
-    if (
-        isinstance(input_size, (str, bytes))
-        or not isinstance(input_size, Sequence)
-        or len(input_size) != 4
-    ):
-        raise ValueError(
-            "input_size must be a 4-D shape (batch, channels, height, width), e.g. "
-            f"(1, 3, 224, 224); got {input_size!r}"
-        )
-    return tuple(_positive_int(f"input_size[{i}]", s) for i, s in enumerate(input_size))  # type: ignore[return-value]
-
-
-class _EvalMode:
-    """Puts a model in eval mode and restores every submodule's own training flag afterwards."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.flags: list[tuple[nn.Module, bool]] = []
-
-    def __enter__(self) -> nn.Module:
-        self.flags = [(m, m.training) for m in self.model.modules()]
-        self.model.eval()
-        return self.model
-
-    def __exit__(self, *exc: object) -> None:
-        for module, flag in self.flags:
-            module.training = flag
+def _check_input_size(input_size: Any) -> tuple[int, ...]:
+    return shape_("input_size", input_size, ndim=4)
 
 
 def _dummy_input(model: nn.Module, input_size: tuple[int, ...]) -> torch.Tensor:
@@ -473,11 +422,11 @@ def count_macs(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224)) -
     from torch.utils.flop_counter import FlopCounterMode
 
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     size = _check_input_size(input_size)
     x = _dummy_input(model, size)
     counter = FlopCounterMode(display=False)
-    with _EvalMode(model), torch.no_grad(), counter:
+    with eval_mode(model), torch.no_grad(), counter:
         model(x)
     flops = counter.get_total_flops()
     # Each counted op does 2 FLOPs per mult-add, so the total is even.
@@ -567,44 +516,13 @@ _GROUP_COLUMNS = (
 _NUMERIC = {"groups", "params", "macs", "memory_access_cost", "layers"}
 
 
-def _cell(key: str, value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, tuple):
-        return "×".join(map(str, value))
-    if isinstance(value, int) and key in _NUMERIC:
-        return f"{value:,}"
-    return str(value)
+def _table(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]], total: dict[str, Any], caption: str = "") -> Table:
+    """Rows and a total row as a :class:`~mobilenet_lib.tables.Table` (shapes as ``a×b×c``)."""
+    def cells(row: dict[str, Any]) -> list[str]:
+        return [format_value(row.get(key)) for key, _ in columns]
 
-
-def _markdown(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]], total: dict[str, Any]) -> str:
-    header = "| " + " | ".join(title for _, title in columns) + " |"
-    align = "|" + "|".join("---:" if key in _NUMERIC else "---" for key, _ in columns) + "|"
-    lines = [header, align]
-    for row in [*rows, total]:
-        lines.append("| " + " | ".join(_cell(key, row.get(key)) for key, _ in columns) + " |")
-    return "\n".join(lines)
-
-
-def _html(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]], total: dict[str, Any], caption: str) -> str:
-    def tr(row: dict[str, Any], tag: str = "td", style: str = "") -> str:
-        cells = []
-        for key, _ in columns:
-            align = "right" if key in _NUMERIC else "left"
-            text = html.escape(_cell(key, row.get(key)))
-            cells.append(f'<{tag} style="text-align:{align}">{text}</{tag}>')
-        return f"<tr{style}>" + "".join(cells) + "</tr>"
-
-    head = "<tr>" + "".join(
-        f'<th style="text-align:{"right" if k in _NUMERIC else "left"}">{html.escape(t)}</th>'
-        for k, t in columns
-    ) + "</tr>"
-    body = "".join(tr(r) for r in rows)
-    foot = tr(total, "th", ' style="border-top:2px solid"')
-    return (
-        f"<table><caption>{html.escape(caption)}</caption><thead>{head}</thead>"
-        f"<tbody>{body}</tbody><tfoot>{foot}</tfoot></table>"
-    )
+    align = ["right" if key in _NUMERIC else "left" for key, _ in columns]
+    return Table([t for _, t in columns], [cells(r) for r in rows], align, caption=caption, footer=[cells(total)])
 
 
 class CostTable:
@@ -617,10 +535,24 @@ class CostTable:
     difference.
     """
 
-    def __init__(self, rows: Sequence[LayerCost], total_params: int, input_size: tuple[int, ...]) -> None:
+    def __init__(
+        self,
+        rows: Sequence[LayerCost],
+        total_params: int,
+        input_size: tuple[int, ...],
+        counted_macs: int | None = None,
+    ) -> None:
         self.rows: tuple[LayerCost, ...] = tuple(rows)
         self.total_params = int(total_params)
         self.input_size = tuple(input_size)
+        #: Mult-adds FlopCounterMode saw in the same pass (as :func:`count_macs`); ``None`` if not counted.
+        self.counted_macs = counted_macs
+
+    @property
+    def untracked_macs(self) -> int:
+        """Mult-adds the pass ran outside ``nn.Conv2d`` / ``nn.Linear`` modules (functional calls),
+        which no row holds: ``counted_macs - total_macs`` (0 when every counted op is a row)."""
+        return 0 if self.counted_macs is None else max(0, self.counted_macs - self.total_macs)
 
     # container protocol
     def __len__(self) -> int:
@@ -676,7 +608,7 @@ class CostTable:
         With names like ``features.3.conv.0``, ``depth=2`` gives one row per block
         (``features.3``).
         """
-        depth = _positive_int("depth", depth)
+        depth = positive_int("depth", depth)
         groups: dict[str, list[LayerCost]] = {}
         for r in self.rows:
             key = ".".join(r.name.split(".")[:depth])
@@ -709,8 +641,8 @@ class CostTable:
     def to_markdown(self, depth: int | None = None) -> str:
         """A Markdown table, one row per layer (or per block with ``depth``), plus a total row."""
         if depth is None:
-            return _markdown(_ROW_COLUMNS, self.to_rows(), self._total_row())
-        return _markdown(_GROUP_COLUMNS, [asdict(g) for g in self.group_by(depth)], self._total_row())
+            return _table(_ROW_COLUMNS, self.to_rows(), self._total_row()).to_markdown()
+        return _table(_GROUP_COLUMNS, [asdict(g) for g in self.group_by(depth)], self._total_row()).to_markdown()
 
     def _repr_html_(self) -> str:
         caption = (
@@ -718,7 +650,7 @@ class CostTable:
             f"{self.total}; {self.total_params:,} params in all "
             f"({self.other_params:,} outside conv/linear layers, e.g. batch norm)"
         )
-        return _html(_ROW_COLUMNS, self.to_rows(), self._total_row(), caption)
+        return _table(_ROW_COLUMNS, self.to_rows(), self._total_row(), caption)._repr_html_()
 
     def __repr__(self) -> str:
         return (
@@ -735,12 +667,16 @@ def layer_table(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224)) 
     params and mult-adds. Rows come in execution order; a module called twice gets two rows (the
     second named ``name#2``). The total mult-adds equal :func:`count_macs` for models whose
     counted work is all in ``Conv2d`` and ``Linear`` modules (every model in this library).
+    The same pass runs under ``FlopCounterMode``: work done by functional calls (``F.conv2d`` in a
+    custom ``forward``, say) is in ``table.counted_macs`` but in no row, and ``layer_table`` warns
+    with the amount (``table.untracked_macs``) instead of returning a silently low total.
 
-    Raises ``ValueError`` for a bad ``input_size`` or if the model holds convolution modules the
-    table cannot account for (1-D, 3-D or transposed convolutions).
+    Raises ``TypeError`` for a model that is not a module, ``ValueError`` for a bad ``input_size``
+    or if the model holds convolution modules the table cannot account for (1-D, 3-D or
+    transposed convolutions).
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     size = _check_input_size(input_size)
     names = {module: name for name, module in model.named_modules()}
     unsupported = [
@@ -803,10 +739,23 @@ def layer_table(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224)) 
     handles = [
         m.register_forward_hook(hook) for m in names if isinstance(m, (nn.Conv2d, nn.Linear))
     ]
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)  # what ran, whether or not a module ran it
     try:
-        with _EvalMode(model), torch.no_grad():
+        with eval_mode(model), torch.no_grad(), counter:
             model(_dummy_input(model, size))
     finally:
         for h in handles:
             h.remove()
-    return CostTable(rows, total_params=count_params(model), input_size=size)
+    table = CostTable(rows, total_params=count_params(model), input_size=size,
+                      counted_macs=int(counter.get_total_flops()) // 2)
+    if table.untracked_macs:
+        warnings.warn(
+            f"layer_table: {table.untracked_macs:,} of the {table.counted_macs:,} mult-adds this model ran "
+            "came from convolutions or matrix products called as functions (F.conv2d, @, ...), not from "
+            "nn.Conv2d / nn.Linear modules, so no row holds them; count_macs counts them "
+            "(table.untracked_macs has the difference)",
+            stacklevel=2,
+        )
+    return table

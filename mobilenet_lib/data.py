@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
+
+from mobilenet_lib.validation import integer, number, one_of
 
 __all__ = [
     "Digits",
@@ -37,15 +38,11 @@ __all__ = [
 
 
 def _int_at_least(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+    return integer(name, value, low=low)
 
 
 def _check_channels(channels: Any) -> int:
-    if isinstance(channels, bool) or channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (grey copied to RGB), got {channels!r}")
-    return int(channels)
+    return one_of("channels", integer("channels", channels), (1, 3))  # grey, or grey copied to RGB
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,10 +90,11 @@ def load_digits(
     image_size = _int_at_least("image_size", image_size, 8)
     channels = _check_channels(channels)
     seed = _int_at_least("seed", seed, 0)
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, Real) or not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be a number strictly between 0 and 1, got {test_fraction!r}")
+    test_fraction = number("test_fraction", test_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
 
-    from sklearn.datasets import load_digits as sklearn_digits  # lazy: scikit-learn is heavy
+    from sklearn.datasets import (
+        load_digits as sklearn_digits,  # lazy: scikit-learn is heavy
+    )
     from sklearn.model_selection import train_test_split
 
     raw = sklearn_digits()
@@ -145,7 +143,7 @@ def digits_loaders(
     batch order does not depend on (or disturb) the global random state. The generator advances
     from epoch to epoch: build fresh loaders to repeat a run exactly. ``seed=None`` leaves the
     loader without a generator, so it draws from the global random state (which
-    :func:`mobilenet_lib.train.train` seeds itself). The split uses ``split_seed`` (default: ``seed``,
+    :func:`mobilenet_lib.training.train` seeds itself). The split uses ``split_seed`` (default: ``seed``,
     or 0). Other keyword arguments (``image_size``, ``channels``, ``test_fraction``) go to
     :func:`load_digits`. The test loader does not shuffle.
     """
@@ -157,7 +155,7 @@ def digits_loaders(
         split_seed = 0 if seed is None else seed
     unknown = set(kwargs) - {"image_size", "channels", "test_fraction"}
     if unknown:
-        raise ValueError(
+        raise TypeError(
             f"unknown argument(s) {sorted(unknown)}; digits_loaders accepts batch_size, seed, "
             "split_seed, test_batch_size, image_size, channels and test_fraction"
         )
@@ -210,8 +208,7 @@ def sample_image(name: str = "china", size: int | tuple[int, int] | None = None)
     so that the *shorter* side has that length (aspect ratio kept); a pair ``(h, w)`` resizes to
     exactly that. Resizing is bilinear with antialiasing.
     """
-    if name not in _SAMPLE_IMAGES:
-        raise ValueError(f"unknown sample image {name!r}; choose one of {list_sample_images()}")
+    one_of("name", name, list_sample_images())
     array = _read_sample(name)
     image = torch.from_numpy(array.copy()).permute(2, 0, 1).float()
     if array.dtype.kind == "u":  # 8-bit image
@@ -303,8 +300,7 @@ def synthetic_shapes(
         raise ValueError(
             f"classes must be distinct names from {SHAPE_CLASSES}, got {list(classes)!r}"
         )
-    if isinstance(noise, bool) or not isinstance(noise, Real) or not 0 <= noise < math.inf:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    noise = number("noise", noise, low=0.0)
 
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(n) % len(classes)

@@ -54,6 +54,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
+from mobilenet_lib.training import eval_mode
+from mobilenet_lib.validation import flag, integer, positive_int
+
 __all__ = [
     "find_conv_bn_pairs",
     "fold_conv_bn",
@@ -70,14 +73,8 @@ __all__ = [
 
 def _check_module(model: Any, name: str = "model") -> nn.Module:
     if not isinstance(model, nn.Module):
-        raise ValueError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
     return model
-
-
-def _check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _is_conv(module: nn.Module) -> bool:
@@ -241,8 +238,8 @@ class InferenceModel(nn.Module):
     def __init__(self, model: nn.Module, *, channels_last: bool, compiled: bool) -> None:
         super().__init__()
         self.model = _check_module(model)
-        self.channels_last = _check_flag("channels_last", channels_last)
-        self.compiled = _check_flag("compiled", compiled)
+        self.channels_last = flag("channels_last", channels_last)
+        self.compiled = flag("compiled", compiled)
         runner = torch.compile(model, dynamic=False) if compiled else model
         # A plain attribute, not a submodule: the compiled wrapper shares model's parameters and
         # would otherwise appear twice in state_dict() and modules().
@@ -278,9 +275,9 @@ def prepare_for_inference(
         ValueError: if ``model`` is not an ``nn.Module`` or a flag is not a bool.
     """
     _check_module(model)
-    fold_bn = _check_flag("fold_bn", fold_bn)
-    channels_last = _check_flag("channels_last", channels_last)
-    compile = _check_flag("compile", compile)
+    fold_bn = flag("fold_bn", fold_bn)
+    channels_last = flag("channels_last", channels_last)
+    compile = flag("compile", compile)
     prepared = fold_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()
     prepared.requires_grad_(False)
     if channels_last:
@@ -295,10 +292,13 @@ def max_relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
     not blow the ratio up. Returns 0.0 when both are all zeros.
 
     Raises:
-        ValueError: if the arguments are not tensors of the same shape.
+        TypeError: if the arguments are not tensors.
+        ValueError: if they do not have the same, non-empty shape.
     """
     if not isinstance(output, torch.Tensor) or not isinstance(reference, torch.Tensor):
-        raise ValueError("output and reference must both be tensors")
+        raise TypeError(
+            f"output and reference must both be tensors, got {type(output).__name__} and {type(reference).__name__}"
+        )
     if output.shape != reference.shape or reference.numel() == 0:
         raise ValueError(
             f"need two non-empty tensors of one shape, got {tuple(output.shape)} and {tuple(reference.shape)}"
@@ -418,9 +418,7 @@ def profile_layers(
     from mobilenet_lib.costs import layer_table
 
     _check_module(model)
-    for name, value in (("repeats", repeats), ("warmup", warmup)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "repeats" else 0):
-            raise ValueError(f"{name} must be an integer >= {1 if name == 'repeats' else 0}, got {value!r}")
+    repeats, warmup = positive_int("repeats", repeats), integer("warmup", warmup, low=0)
     channels_last = False
     if isinstance(model, InferenceModel):
         if model.compiled:
@@ -433,31 +431,36 @@ def profile_layers(
 
     names = {m: n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
     open_ranges: list[Any] = []
+    calls: Counter[str] = Counter()  # calls of each layer in the current pass
 
     def enter(module: nn.Module, args: Any) -> None:
-        rf = record_function(f"layer:{names[module]}")
+        # A module called twice in one pass gets two ranges, named as layer_table names its rows
+        # (``name``, ``name#2``), so each call's time lands on its own row.
+        name = names[module]
+        calls[name] += 1
+        rf = record_function(f"layer:{name}" if calls[name] == 1 else f"layer:{name}#{calls[name]}")
         rf.__enter__()
         open_ranges.append(rf)
 
     def leave(module: nn.Module, args: Any, output: Any) -> None:
         open_ranges.pop().__exit__(None, None, None)
 
-    flags = [(m, m.training) for m in model.modules()]
+    def run() -> None:
+        calls.clear()
+        model(x)
+
     handles = [m.register_forward_pre_hook(enter) for m in names] + [m.register_forward_hook(leave) for m in names]
-    model.eval()
     try:
-        with torch_threads(threads) as in_force, torch.inference_mode():
+        with eval_mode(model), torch_threads(threads) as in_force, torch.inference_mode():
             for _ in range(warmup):
-                model(x)
+                run()
             with profile(activities=[ProfilerActivity.CPU]) as prof:
                 for _ in range(repeats):
                     with record_function("forward"):
-                        model(x)
+                        run()
     finally:
         for h in handles:
             h.remove()
-        for m, flag in flags:
-            m.training = flag
     us = {e.key: e.cpu_time_total for e in prof.key_averages()}
     layers = tuple(
         LayerLatency(r.name, r.kind, r.macs, us.get(f"layer:{r.name}", 0.0) / repeats / 1e3) for r in table

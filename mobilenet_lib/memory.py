@@ -37,20 +37,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from mobilenet_lib.blocks import ActivationFactory, ConvNormAct, InvertedResidual
+from mobilenet_lib.training import eval_mode
+from mobilenet_lib.validation import shape
 
 __all__ = [
     "MemoryStep",
     "ActivationMemory",
     "activation_memory",
     "peak_activation_memory",
-    "WideResidual",
-    "residual_stack",
-    "ChunkedInvertedResidual",
 ]
 
 
@@ -96,14 +93,7 @@ class ActivationMemory:
 
 
 def _check_input_size(input_size: Any) -> tuple[int, ...]:
-    if isinstance(input_size, (str, bytes)) or not isinstance(input_size, Sequence) or len(input_size) < 2:
-        raise ValueError(
-            f"input_size must be a shape with a batch dimension, e.g. (1, 3, 224, 224); got {input_size!r}"
-        )
-    for size in input_size:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"input_size must hold positive integers, got {input_size!r}")
-    return tuple(input_size)
+    return shape("input_size", input_size, min_ndim=2)
 
 
 def _key(tensor: torch.Tensor) -> tuple[int, int] | None:
@@ -173,11 +163,12 @@ def activation_memory(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 
     model on the ``meta`` device nothing is computed, only shapes, and the result is the same.
 
     Raises:
-        ValueError: if ``model`` is not an ``nn.Module``, ``input_size`` is not a shape of
-            positive integers, or the forward pass records no operation.
+        TypeError: if ``model`` is not an ``nn.Module``.
+        ValueError: if ``input_size`` is not a shape of positive integers, or the forward pass
+            records no operation.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     size = _check_input_size(input_size)
     param = next(iter(model.parameters()), None)
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.get_default_dtype()
@@ -198,17 +189,13 @@ def activation_memory(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 
     for module in model.modules():
         handles.append(module.register_forward_pre_hook(enter))
         handles.append(module.register_forward_hook(leave))
-    flags = [(m, m.training) for m in model.modules()]
     recorder = _Recorder(stack)
     try:
-        model.eval()
-        with torch.no_grad(), recorder:
+        with eval_mode(model), torch.no_grad(), recorder:
             output = model(x)
     finally:
         for handle in handles:
             handle.remove()
-        for module, flag in flags:
-            module.training = flag
     if not recorder.calls:
         raise ValueError("the forward pass ran no torch operation that returns a tensor; nothing to measure")
 
@@ -270,133 +257,4 @@ def peak_activation_memory(model: nn.Module, input_size: Sequence[int] = (1, 3, 
     return activation_memory(model, input_size).peak_bytes
 
 
-# --------------------------------------------------------------------------------------------
-# The V2 paper's memory argument, as models to measure
-# --------------------------------------------------------------------------------------------
 
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-class WideResidual(nn.Module):
-    """A "classical" residual block made of MobileNet V2's layers: wide -> narrow -> wide.
-
-    The body is V2's three units in a rotated order: linear 1x1 *project* (wide -> narrow),
-    1x1 *expand* (narrow -> wide, activation), 3x3 *depthwise* (wide, activation); the shortcut
-    adds the wide input. Stacked, these blocks run exactly the layers of a stack of
-    :class:`~mobilenet_lib.blocks.InvertedResidual` blocks; only the shortcut sits on the wide
-    tensors instead of the narrow ones (the V2 paper's Figure 3, classical vs inverted).
-    """
-
-    def __init__(self, narrow: int, wide: int, activation: ActivationFactory = nn.ReLU6) -> None:
-        super().__init__()
-        narrow, wide = _positive_int("narrow", narrow), _positive_int("wide", wide)
-        self.body = nn.Sequential(
-            ConvNormAct(wide, narrow, 1, activation=None),
-            ConvNormAct(narrow, wide, 1, activation=activation),
-            ConvNormAct(wide, wide, 3, groups=wide, activation=activation),
-        )
-        self.narrow, self.wide = narrow, wide
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-def residual_stack(
-    channels: int,
-    expansion: int = 6,
-    num_blocks: int = 3,
-    *,
-    inverted: bool = True,
-    activation: ActivationFactory = nn.ReLU6,
-) -> nn.Sequential:
-    """``num_blocks`` residual blocks on ``channels`` narrow / ``expansion * channels`` wide
-    channels, at stride 1; input and output have ``channels`` channels.
-
-    ``inverted=True``: MobileNet V2's blocks (expand, depthwise, linear project; shortcut on the
-    narrow tensors). ``inverted=False``: the same layers in the same order, grouped as
-    expand, depthwise, then ``num_blocks - 1`` :class:`WideResidual` blocks, then a final
-    project: the shortcuts sit on the wide tensors. Both have the same parameters and mult-adds
-    (one shortcut fewer, and additions are not counted), so they differ only in which tensors
-    are held across a block.
-    """
-    channels = _positive_int("channels", channels)
-    expansion = _positive_int("expansion", expansion)
-    num_blocks = _positive_int("num_blocks", num_blocks)
-    if expansion < 2:
-        raise ValueError(f"expansion must be at least 2 (wide > narrow), got {expansion}")
-    if not isinstance(inverted, bool):
-        raise ValueError(f"inverted must be True or False, got {inverted!r}")
-    wide = channels * expansion
-    if inverted:
-        return nn.Sequential(
-            *[InvertedResidual(channels, channels, 1, expansion, activation=activation) for _ in range(num_blocks)]
-        )
-    return nn.Sequential(
-        ConvNormAct(channels, wide, 1, activation=activation),
-        ConvNormAct(wide, wide, 3, groups=wide, activation=activation),
-        *[WideResidual(channels, wide, activation) for _ in range(num_blocks - 1)],
-        ConvNormAct(wide, channels, 1, activation=None),
-    )
-
-
-class ChunkedInvertedResidual(nn.Module):
-    """Runs an :class:`~mobilenet_lib.blocks.InvertedResidual` with the expanded tensor split
-    into ``chunks`` slices of channels, without ever holding it whole (V2 paper, Section 5.1).
-
-    This works because each expanded channel is made by its own row of the expand 1x1 conv,
-    filtered by its own depthwise kernel, and enters the linear projection as one term of a sum:
-    ``project(h) = sum over slices of project[:, slice](h[slice])``. So the block computes one
-    slice at a time and accumulates the projection; the live memory is the narrow input and
-    output plus one slice of the wide tensor. In eval mode (batch norm on running statistics)
-    the output equals the wrapped block's up to float rounding. The block's weights are shared,
-    not copied. Only V2-layout blocks without squeeze-and-excitation are supported.
-    """
-
-    def __init__(self, block: InvertedResidual, chunks: int) -> None:
-        super().__init__()
-        if not isinstance(block, InvertedResidual):
-            raise ValueError(f"block must be an InvertedResidual, got {type(block).__name__}")
-        if block.layout != "v2" or block.use_se:
-            raise ValueError("ChunkedInvertedResidual supports V2-layout blocks without squeeze-excitation only")
-        chunks = _positive_int("chunks", chunks)
-        if chunks > block.expanded_channels:
-            raise ValueError(
-                f"chunks must be at most the expanded width ({block.expanded_channels}), got {chunks}"
-            )
-        self.block = block
-        self.chunks = chunks
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            raise RuntimeError("ChunkedInvertedResidual is for inference: call .eval() first")
-        layers = list(self.block.conv)
-        project_conv, project_bn = layers[-2], layers[-1]
-        expand = layers[0] if len(layers) == 4 else None
-        depthwise = layers[-3]
-        bounds = torch.linspace(0, self.block.expanded_channels, self.chunks + 1).round().long().tolist()
-        total = None
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            # With expansion 1 there is no expand unit: the "wide" tensor is the input itself.
-            h = x[:, lo:hi] if expand is None else _unit_slice(expand, x, lo, hi)
-            h = _unit_slice(depthwise, h, lo, hi)
-            part = F.conv2d(h, project_conv.weight[:, lo:hi])
-            total = part if total is None else total.add_(part)
-        out = project_bn(total)
-        return out + x if self.block.use_res_connect else out
-
-
-def _unit_slice(unit: ConvNormAct, x: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
-    """Output channels ``lo:hi`` of a ConvNormAct unit (conv, batch norm, optional activation)."""
-    conv, bn = unit[0], unit[1]
-    depthwise = conv.groups > 1
-    out = F.conv2d(
-        x, conv.weight[lo:hi], None, conv.stride, conv.padding, conv.dilation, hi - lo if depthwise else 1
-    )
-    out = F.batch_norm(
-        out, bn.running_mean[lo:hi], bn.running_var[lo:hi], bn.weight[lo:hi], bn.bias[lo:hi], False, 0.0, bn.eps
-    )
-    return unit[2](out) if len(unit) > 2 else out

@@ -44,11 +44,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from numbers import Integral
 from typing import Any
 
 import torch
 from torch import nn
+
+from mobilenet_lib.validation import positive_int
 
 __all__ = ["Int8Op", "quantize_int8", "int8_ops", "calibration_batches"]
 
@@ -78,14 +79,12 @@ def calibration_batches(data: Any, num_batches: int | None = None) -> list[torch
     Raises:
         ValueError: if ``data`` yields something else, nothing at all, or ``num_batches`` < 1.
     """
-    if num_batches is not None and (
-        isinstance(num_batches, bool) or not isinstance(num_batches, Integral) or num_batches < 1
-    ):
-        raise ValueError(f"num_batches must be a positive integer or None, got {num_batches!r}")
+    if num_batches is not None:
+        num_batches = positive_int("num_batches", num_batches)
     if isinstance(data, torch.Tensor):
         data = [data]
     if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
-        raise ValueError(
+        raise TypeError(
             f"calibration data must be a tensor or an iterable of tensors or (inputs, labels) batches, "
             f"got {type(data).__name__}"
         )
@@ -95,7 +94,7 @@ def calibration_batches(data: Any, num_batches: int | None = None) -> list[torch
             break
         x = item[0] if isinstance(item, (tuple, list)) and item else item
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise ValueError(f"calibration batches must be float tensors (or (inputs, labels) pairs), got {type(x).__name__}")
+            raise TypeError(f"calibration batches must be float tensors (or (inputs, labels) pairs), got {type(x).__name__}")
         batches.append(x)
     if not batches:
         raise ValueError("calibration data yielded no batches: int8 ranges need at least one")
@@ -134,7 +133,7 @@ def quantize_int8(model: nn.Module, calibration_data: Any, *, num_batches: int |
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     batches = calibration_batches(calibration_data, num_batches)
     if BACKEND not in torch.backends.quantized.supported_engines:
         raise ValueError(
@@ -201,9 +200,9 @@ def int8_ops(quantized: torch.fx.GraphModule, example_input: torch.Tensor) -> li
         ValueError: if ``quantized`` is not a ``torch.fx.GraphModule`` or the input not a tensor.
     """
     if not isinstance(quantized, torch.fx.GraphModule):
-        raise ValueError(f"quantized must be a torch.fx.GraphModule (quantize_int8's result), got {type(quantized).__name__}")
+        raise TypeError(f"quantized must be a torch.fx.GraphModule (quantize_int8's result), got {type(quantized).__name__}")
     if not isinstance(example_input, torch.Tensor):
-        raise ValueError(f"example_input must be a tensor, got {type(example_input).__name__}")
+        raise TypeError(f"example_input must be a tensor, got {type(example_input).__name__}")
     modules = dict(quantized.named_modules())
     seen: Counter[tuple[str, bool]] = Counter()
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from mobilenet_lib.validation import integer
+
 __all__ = ["depthwise_conv2d_numpy", "im2col", "conv2d_as_matmul", "pointwise_as_matmul"]
 
 
@@ -35,7 +37,7 @@ def _as_batch(x: Any, name: str = "x") -> tuple[np.ndarray, bool]:
     if arr.ndim not in (3, 4):
         raise ValueError(f"{name} must be (C, H, W) or (B, C, H, W), got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     single = arr.ndim == 3
     return (arr[None] if single else arr), single
 
@@ -43,11 +45,9 @@ def _as_batch(x: Any, name: str = "x") -> tuple[np.ndarray, bool]:
 def _pair(name: str, value: Any, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints, each at least ``minimum``, as a pair."""
     pair = (value, value) if np.isscalar(value) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
+    if len(pair) != 2:
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
-    return int(pair[0]), int(pair[1])
+    return integer(f"{name}", pair[0], low=minimum), integer(f"{name}", pair[1], low=minimum)
 
 
 def _output_size(size: int, kernel: int, stride: int, padding: int, axis: str) -> int:

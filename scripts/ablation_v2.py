@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """
     from mobilenet_lib.benchmark import machine_info
     from mobilenet_lib.costs import count_macs, count_params
-    from mobilenet_lib.train import train
+    from mobilenet_lib.training import train
 
     torch.set_num_threads(args.threads)
     load_at_start = machine_info(args.threads)["load_average_1_5_15"]
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from mobilenet_lib.viz.mobilenet_v1 import DIGITS_RECIPE  # the V1 chapter's training recipe
+    from mobilenet_lib.experiments.mobilenet_v1 import DIGITS_RECIPE
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -34,7 +34,11 @@ import time
 from pathlib import Path
 
 from mobilenet_lib.benchmark import machine_info, save_results, torch_threads
-from mobilenet_lib.viz.mobilenet_v1 import DIGITS_LAYERS, DIGITS_RECIPE, train_digits_v1
+from mobilenet_lib.experiments.mobilenet_v1 import (
+    DIGITS_LAYERS,
+    DIGITS_RECIPE,
+    train_digits_v1,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "book" / "data" / "v1_sweep.json"

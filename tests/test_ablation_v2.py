@@ -12,7 +12,10 @@ from torch import nn
 
 from mobilenet_lib.blocks import InvertedResidual
 from mobilenet_lib.costs import count_params
-from mobilenet_lib.viz.inverted_residual import load_ablation, summarize_ablation
+from mobilenet_lib.experiments.inverted_residuals import (
+    load_ablation,
+    summarize_ablation,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "ablation_v2.py"
@@ -85,7 +88,7 @@ def test_tiny_run_writes_a_complete_results_file(tmp_path):
 
 
 def test_defaults_are_the_v1_chapters_recipe():
-    from mobilenet_lib.viz.mobilenet_v1 import DIGITS_RECIPE
+    from mobilenet_lib.experiments.mobilenet_v1 import DIGITS_RECIPE
 
     args = ablation.parse_args([])
     assert (args.epochs, args.lr, args.batch_size, args.optimizer, args.weight_decay) == (

@@ -18,13 +18,13 @@ from mobilenet_lib.benchmark import (
     cpu_model,
     load_results,
     machine_info,
-    markdown_table,
     matmul_gflops,
     save_results,
     time_callable,
     time_model,
     torch_threads,
 )
+from mobilenet_lib.tables import records_markdown
 
 
 def test_time_callable_runs_warmup_then_repeats_times_number_calls() -> None:
@@ -103,13 +103,14 @@ def test_timing_rejects_bad_values(kwargs: dict) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
-    [({"repeats": 0}, "repeats"), ({"number": 1.5}, "number"), ({"warmup": -1}, "warmup"), ({"threads": 0}, "threads")],
+    "kwargs, kind, match",
+    [({"repeats": 0}, ValueError, "repeats"), ({"number": 1.5}, TypeError, "number must be an integer, got 1.5"),
+     ({"warmup": -1}, ValueError, "warmup"), ({"threads": 0}, ValueError, "threads")],
 )
-def test_time_callable_rejects_bad_arguments(kwargs: dict, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+def test_time_callable_rejects_bad_arguments(kwargs: dict, kind: type[Exception], match: str) -> None:
+    with pytest.raises(kind, match=match):
         time_callable(lambda: None, **kwargs)
-    with pytest.raises(ValueError, match="callable"):
+    with pytest.raises(TypeError, match="callable"):
         time_callable(3)  # type: ignore[arg-type]
 
 
@@ -141,11 +142,11 @@ def test_time_model_accepts_a_tensor_and_rejects_bad_input() -> None:
     model = _Probe()
     time_model(model, torch.zeros(1, 3, 4, 4), repeats=1, warmup=0)
     assert model.seen[-1][2] == (1, 3, 4, 4)
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(TypeError, match="shape"):
         time_model(model, "1x3x4x4")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="inputs\\[1\\]"):
         time_model(model, (1, 0, 4, 4))
-    with pytest.raises(ValueError, match="nn.Module"):
+    with pytest.raises(TypeError, match="nn.Module"):
         time_model(lambda x: x, (1, 3, 4, 4))  # type: ignore[arg-type]
 
 
@@ -192,16 +193,16 @@ def test_results_round_trip_and_errors(tmp_path) -> None:
 
 def test_markdown_table() -> None:
     rows = [{"name": "a", "ms": 12.345, "params": 1234567}, {"name": "b", "ms": 1500.2, "params": 3}]
-    text = markdown_table(rows, [("name", "model"), ("ms", "ms"), ("params", "params")])
+    text = records_markdown(rows, [("name", "model"), ("ms", "ms"), ("params", "params")])
     lines = text.splitlines()
     assert lines[0] == "| model | ms | params |"
     assert lines[1] == "|---|---:|---:|"
     assert lines[2] == "| a | 12.3 | 1,234,567 |"
     assert lines[3] == "| b | 1,500 | 3 |"
     with pytest.raises(ValueError, match="no value"):
-        markdown_table([{"name": "a"}], [("ms", "ms")])
+        records_markdown([{"name": "a"}], [("ms", "ms")])
     with pytest.raises(ValueError, match="column"):
-        markdown_table(rows, [])
+        records_markdown(rows, [])
 
 
 def test_measure_models_costs_and_times_each_batch_size() -> None:
@@ -230,20 +231,20 @@ def test_measure_models_costs_and_times_each_batch_size() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, kind, match",
     [
-        ({"models": "resnet18"}, "models"),
-        ({"models": []}, "at least one"),
-        ({"models": ["resnet18"], "batch_sizes": ()}, "batch_sizes"),
-        ({"models": ["resnet18"], "batch_sizes": (0,)}, "batch_sizes\\[0\\]"),
-        ({"models": ["no_such_net"]}, "unknown model"),
-        ({"models": {"x": lambda: 3}}, "not an nn.Module"),
+        ({"models": "resnet18"}, TypeError, "models"),
+        ({"models": []}, ValueError, "at least one"),
+        ({"models": ["resnet18"], "batch_sizes": ()}, ValueError, "batch_sizes"),
+        ({"models": ["resnet18"], "batch_sizes": (0,)}, ValueError, "batch_sizes\\[0\\]"),
+        ({"models": ["no_such_net"]}, ValueError, "unknown model"),
+        ({"models": {"x": lambda: 3}}, TypeError, "not an nn.Module"),
     ],
 )
-def test_measure_models_rejects_bad_arguments(kwargs: dict, match: str) -> None:
+def test_measure_models_rejects_bad_arguments(kwargs: dict, kind: type[Exception], match: str) -> None:
     from mobilenet_lib.benchmark import measure_models
 
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(kind, match=match):
         measure_models(**kwargs, resolution=8, repeats=1, warmup=0)
 
 

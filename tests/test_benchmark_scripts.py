@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mobilenet_lib.benchmark import ModelLatency, load_results
-from mobilenet_lib.guidelines import GuidelineResult
+from mobilenet_lib.experiments.shufflenet_latency import GuidelineResult
 
 ROOT = Path(__file__).resolve().parents[1]
 

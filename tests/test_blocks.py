@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 from torch import nn
@@ -70,7 +72,7 @@ def test_conv_norm_act_keys_match_torchvision_conv2d_norm_activation() -> None:
 
 
 def test_conv_norm_act_without_norm_has_bias_and_no_bn() -> None:
-    unit = ConvNormAct(4, 8, 1, norm=False, activation=None)
+    unit = ConvNormAct(4, 8, 1, norm_layer=None, activation=None)
     assert keys(unit) == ["0.weight", "0.bias"]
     assert len(unit) == 1
 
@@ -83,7 +85,7 @@ def test_conv_norm_act_padding_keeps_size(k: int, dilation: int, padding: int) -
 
 
 def test_conv_norm_act_bn_settings_and_activation() -> None:
-    unit = ConvNormAct(4, 4, groups=4, activation=nn.Hardswish, bn_eps=1e-3, bn_momentum=0.01)
+    unit = ConvNormAct(4, 4, groups=4, activation=nn.Hardswish, norm_layer=partial(nn.BatchNorm2d, eps=1e-3, momentum=0.01))
     bn = unit[1]
     assert (bn.eps, bn.momentum) == (1e-3, 0.01)
     assert isinstance(unit[2], nn.Hardswish)
@@ -132,7 +134,7 @@ def test_inverted_residual_v2_without_expansion() -> None:
 def test_inverted_residual_v3_layout_with_se() -> None:
     block = InvertedResidual(
         40, 40, 1, expanded_ch=120, kernel_size=5, use_se=True, activation=nn.Hardswish, layout="v3",
-        bn_eps=0.001, bn_momentum=0.01,
+        norm_layer=partial(nn.BatchNorm2d, eps=0.001, momentum=0.01),
     )
     assert [type(m) for m in block.block] == [ConvNormAct, ConvNormAct, SqueezeExcitation, ConvNormAct]
     assert "block.2.fc1.weight" in keys(block) and "block.2.fc2.bias" in keys(block)

@@ -18,6 +18,7 @@ the reference forward on the same tensors.
 from __future__ import annotations
 
 import math
+import pickle
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobilenet_lib.checkpoint import CheckpointError, LoadResult, load_checkpoint, save_checkpoint
+from mobilenet_lib.checkpoint import (
+    CheckpointError,
+    LoadResult,
+    load_checkpoint,
+    save_checkpoint,
+)
 from mobilenet_lib.models import create_model
 
 DATA = Path(__file__).parent / "data"
@@ -363,6 +369,33 @@ def test_not_a_checkpoint(tmp_path: Path) -> None:
     torch.save(torch.zeros(3), tensor)
     with pytest.raises(CheckpointError, match="does not hold a state_dict"):
         load_checkpoint(create_model("mobilenet_v2"), tensor)
+
+
+class _NotATensor:
+    """A picklable object that torch.load(weights_only=True) must refuse."""
+
+
+def test_a_refused_pickle_says_why_not_that_the_file_is_broken(tmp_path: Path) -> None:
+    model = create_model("mobilenet_v3_small", num_classes=4)
+    path = tmp_path / "with_object.pth"
+    torch.save({"state_dict": model.state_dict(), "extra": _NotATensor()}, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(model, path)
+    message = str(info.value)
+    assert "refused to unpickle" in message and "_NotATensor" in message, message
+    assert "weights_only=False" in message  # the way out, for a trusted file
+    assert "truncated" not in message  # the file is not broken
+    assert isinstance(info.value.__cause__, pickle.UnpicklingError)  # the underlying reason is kept
+
+
+def test_non_strict_load_that_matches_no_key_raises(tmp_path: Path) -> None:
+    path = tmp_path / "other.pth"
+    torch.save(nn.Linear(3, 2).state_dict(), path)  # keys 'weight', 'bias': none is the model's
+    model = create_model("mobilenet_v2", num_classes=4)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointError, match="shares no key with MobileNetV2"):
+        load_checkpoint(model, path, strict=False)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -339,15 +339,15 @@ def test_layer_table_counts_a_reused_module_twice():
 BAD_INPUTS = [
     (standard_conv_cost, (0, 3, 3, 3), "dk must be a positive integer"),
     (standard_conv_cost, (3, -1, 3, 3), "m must be a positive integer"),
-    (standard_conv_cost, (3, 3, 3, 2.5), "df must be a positive integer"),
-    (standard_conv_cost, (True, 3, 3, 3), "dk must be a positive integer"),
+    (standard_conv_cost, (3, 3, 3, 2.5), TypeError("df must be a positive integer, got 2.5 \\(float\\)")),
+    (standard_conv_cost, (True, 3, 3, 3), TypeError("dk must be a positive integer, got True \\(bool\\)")),
     (depthwise_conv_cost, (3, 0, 7), "m must be"),
     (pointwise_conv_cost, (3, 3, 0), "df must be"),
     (group_conv_cost, (3, 6, 8, 7, 4), "groups=4 must divide"),
     (group_conv_cost, (3, 6, 6, 7, 0), "groups must be a positive integer"),
     (separable_cost_ratio, (3, 0), "n must be"),
     (conv2d_cost, (6, 9, 3, 4, 4, 2), "groups=2 must divide"),
-    (conv2d_cost, (6, 8, (3, 3, 3), 4, 4), "kernel must be an int or a pair"),
+    (conv2d_cost, (6, 8, (3, 3, 3), 4, 4), "kernel must be an integer or a pair"),
     (conv2d_cost, (6, 8, (3, 0), 4, 4), r"kernel\[1\] must be"),
     (conv2d_cost, (6, 8, 3, 0, 4), "h_out must be"),
     (linear_cost, (0, 10), "in_features must be"),
@@ -362,14 +362,14 @@ BAD_INPUTS = [
     (memory_access_lower_bound, (7, 7, 0), "flops_b must be a positive"),
     (layer_memory_access_cost, ((1, 0, 2), (1, 2), 3), r"input_shape\[1\] must be"),
     (layer_memory_access_cost, ((1, 2), (1, 2), -3), "params must be"),
-    (count_macs, (nn.Linear(2, 2), (1, 2)), "input_size must be a 4-D shape"),
+    (count_macs, (nn.Linear(2, 2), (1, 2)), "input_size must have 4 dimensions"),
     (count_macs, (nn.Conv2d(3, 3, 1), (1, 3, 0, 4)), r"input_size\[2\] must be"),
-    (count_macs, ("not a model",), "model must be a torch.nn.Module"),
-    (count_params, (None,), "model must be a torch.nn.Module"),
-    (layer_table, (nn.Conv2d(3, 3, 1), (3, 224, 224)), "input_size must be a 4-D shape"),
+    (count_macs, ("not a model",), TypeError("model must be a torch.nn.Module")),
+    (count_params, (None,), TypeError("model must be a torch.nn.Module")),
+    (layer_table, (nn.Conv2d(3, 3, 1), (3, 224, 224)), "input_size must have 4 dimensions"),
     (layer_table, (nn.Conv1d(3, 3, 1), (1, 3, 4, 4)), "Conv1d"),
-    (lambda: Cost(-1, 0), (), "Cost.params must be a non-negative integer"),
-    (lambda: Cost(1, 2.0), (), "Cost.macs must be a non-negative integer"),
+    (lambda: Cost(-1, 0), (), r"Cost.params must be an integer >= 0"),
+    (lambda: Cost(1, 2.0), (), TypeError("Cost.macs must be an integer")),
     (lambda: Cost(1, 2) * -1, (), "non-negative integer"),
 ]
 
@@ -377,9 +377,12 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(
     "fn, args, message", BAD_INPUTS, ids=[f"{i}-{getattr(f, '__name__', 'fn')}" for i, (f, _, _) in enumerate(BAD_INPUTS)]
 )
-def test_bad_inputs_raise_value_error(fn, args, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_inputs_raise_a_clear_error(fn, args, message):
+    # A bare string is a ValueError's message; TypeError("...") marks a wrong type.
+    kind, pattern = (type(message), str(message)) if isinstance(message, Exception) else (ValueError, message)
+    with pytest.raises(kind, match=pattern) as info:
         fn(*args)
+    assert type(info.value) is kind
 
 
 def test_group_by_rejects_bad_depth():
@@ -417,10 +420,10 @@ KNOWN_MODELS = [
     ("mobilenet_v2", {"width_mult": 0.5}, 1_968_680, "97.13"),
     ("mobilenet_v3_large", {}, 5_483_032, "216.59"),
     ("mobilenet_v3_small", {}, 2_542_856, "56.51"),
-    ("shufflenet_v2", {"width": "0.5x"}, 1_366_792, "40.48"),
-    ("shufflenet_v2", {"width": "1.0x"}, 2_278_604, "144.91"),
-    ("shufflenet_v2", {"width": "1.5x"}, 3_503_624, "295.76"),
-    ("shufflenet_v2", {"width": "2.0x"}, 7_393_996, "583.25"),
+    ("shufflenet_v2", {"width_mult": "0.5x"}, 1_366_792, "40.48"),
+    ("shufflenet_v2", {"width_mult": "1.0x"}, 2_278_604, "144.91"),
+    ("shufflenet_v2", {"width_mult": "1.5x"}, 3_503_624, "295.76"),
+    ("shufflenet_v2", {"width_mult": "2.0x"}, 7_393_996, "583.25"),
     ("resnet18", {}, 11_689_512, "1814.07"),
     ("resnet50", {}, 25_557_032, "4089.18"),
 ]

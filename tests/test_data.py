@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from mobilenet_lib import data
-from mobilenet_lib.data import digits_loaders, list_sample_images, load_digits, sample_image, synthetic_shapes
+from mobilenet_lib.data import (
+    digits_loaders,
+    list_sample_images,
+    load_digits,
+    sample_image,
+    synthetic_shapes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,19 +80,20 @@ def test_digits_sizes_and_channels():
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, kind, message",
     [
-        ({"image_size": 4}, "image_size must be an integer >= 8"),
-        ({"image_size": 32.0}, "image_size must be an integer"),
-        ({"channels": 2}, "channels must be 1"),
-        ({"test_fraction": 0}, "test_fraction must be a number strictly between 0 and 1"),
-        ({"test_fraction": 1.5}, "strictly between"),
-        ({"test_fraction": 0.001}, "needs at least 10 on each side"),
-        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"image_size": 4}, ValueError, "image_size must be an integer >= 8"),
+        ({"image_size": 32.0}, TypeError, "image_size must be an integer, got 32.0"),
+        ({"channels": 2}, ValueError, "channels must be one of 1, 3"),
+        ({"test_fraction": 0}, ValueError, r"test_fraction must be a number in \(0, 1\)"),
+        ({"test_fraction": 1.5}, ValueError, r"in \(0, 1\), got 1.5"),
+        ({"test_fraction": "half"}, TypeError, "test_fraction must be a number"),
+        ({"test_fraction": 0.001}, ValueError, "needs at least 10 on each side"),
+        ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
     ],
 )
-def test_digits_bad_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_digits_bad_arguments(kwargs, kind, message):
+    with pytest.raises(kind, match=message):
         load_digits(**kwargs)
 
 
@@ -110,7 +117,7 @@ def test_digits_loaders_are_seeded_and_isolated():
 def test_digits_loaders_bad_arguments():
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         digits_loaders(batch_size=0)
-    with pytest.raises(ValueError, match=r"unknown argument\(s\) \['shuffle'\]"):
+    with pytest.raises(TypeError, match=r"unknown argument\(s\) \['shuffle'\]"):
         digits_loaders(shuffle=False)
 
 
@@ -138,7 +145,7 @@ def test_sample_images(name, shape):
 
 def test_sample_image_names_and_errors():
     assert list_sample_images() == ["china", "flower", "grace_hopper"]
-    with pytest.raises(ValueError, match=r"unknown sample image 'lena'; choose one of \['china'"):
+    with pytest.raises(ValueError, match=r"name must be one of 'china', 'flower', 'grace_hopper'; got 'lena'"):
         sample_image("lena")
     with pytest.raises(ValueError, match="size must be an integer >= 1"):
         sample_image("china", 0)
@@ -182,8 +189,9 @@ def test_synthetic_shapes_are_learnable_without_noise():
         ({"n": 4, "classes": ("square", "hexagon")}, "classes must be distinct names"),
         ({"n": 4, "classes": ("square", "square")}, "classes must be distinct names"),
         ({"n": 4, "classes": "square"}, "classes must be a non-empty sequence"),
-        ({"n": 4, "noise": -0.1}, "noise must be a finite number >= 0"),
-        ({"n": 4, "channels": 4}, "channels must be 1"),
+        ({"n": 4, "noise": -0.1}, "noise must be a number >= 0"),
+        ({"n": 4, "noise": float("inf")}, "noise must be a finite number"),
+        ({"n": 4, "channels": 4}, "channels must be one of 1, 3"),
         ({"n": 4, "image_size": 5}, "image_size must be an integer >= 8"),
     ],
 )

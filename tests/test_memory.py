@@ -8,13 +8,12 @@ from torch import nn
 
 from mobilenet_lib.blocks import InvertedResidual
 from mobilenet_lib.costs import count_macs, count_params
-from mobilenet_lib.memory import (
+from mobilenet_lib.experiments.inverted_residuals import (
     ChunkedInvertedResidual,
     WideResidual,
-    activation_memory,
-    peak_activation_memory,
     residual_stack,
 )
+from mobilenet_lib.memory import activation_memory, peak_activation_memory
 
 F32 = 4  # bytes per float32 value
 
@@ -87,14 +86,15 @@ def test_by_module_reports_max_per_module():
     assert report.by_module() == {"0": (3 + 8) * 4 * F32, "1": (8 + 2) * 4 * F32}
 
 
-@pytest.mark.parametrize("bad", [(), (3,), "1x3x8x8", (1, 0, 8, 8), (1, 3.0, 8, 8)])
-def test_bad_input_size_raises(bad):
-    with pytest.raises(ValueError, match="input_size"):
+@pytest.mark.parametrize(("bad", "kind"), [((), ValueError), ((3,), ValueError), ("1x3x8x8", TypeError),
+                                           ((1, 0, 8, 8), ValueError), ((1, 3.0, 8, 8), TypeError)])
+def test_bad_input_size_raises(bad, kind):
+    with pytest.raises(kind, match="input_size"):
         activation_memory(nn.Conv2d(3, 3, 1), bad)
 
 
 def test_bad_model_raises():
-    with pytest.raises(ValueError, match="nn.Module"):
+    with pytest.raises(TypeError, match="nn.Module"):
         activation_memory(lambda x: x, (1, 3, 8, 8))
     with pytest.raises(ValueError, match="no torch operation"):
         activation_memory(nn.Identity(), (1, 3, 8, 8))
@@ -161,7 +161,7 @@ def test_chunked_rejects_bad_use():
     block = InvertedResidual(8, 8, 1, 6)
     with pytest.raises(ValueError, match="chunks"):
         ChunkedInvertedResidual(block, 49)
-    with pytest.raises(ValueError, match="InvertedResidual"):
+    with pytest.raises(TypeError, match="InvertedResidual"):
         ChunkedInvertedResidual(nn.Conv2d(8, 8, 1), 2)
     with pytest.raises(ValueError, match="squeeze"):
         ChunkedInvertedResidual(InvertedResidual(8, 8, 1, 6, use_se=True, layout="v3"), 2)
@@ -170,10 +170,11 @@ def test_chunked_rejects_bad_use():
 
 
 def test_residual_stack_rejects_bad_arguments():
-    for kwargs in ({"channels": 0}, {"channels": 8, "expansion": 1}, {"channels": 8, "num_blocks": 0},
-                   {"channels": 8, "inverted": "yes"}):
+    for kwargs in ({"channels": 0}, {"channels": 8, "expansion": 1}, {"channels": 8, "num_blocks": 0}):
         with pytest.raises(ValueError):
             residual_stack(**kwargs)
+    with pytest.raises(TypeError, match="inverted must be True or False"):
+        residual_stack(8, inverted="yes")
 
 
 def test_meta_device_gives_the_same_measurement():

@@ -140,7 +140,7 @@ def test_every_model_runs_on_small_inputs(name: str) -> None:
         (mobilenet_v2, {"width_mult": 1.4}),
         (mobilenet_v3_large, {"width_mult": 0.75}),
         (mobilenet_v3_small, {"width_mult": 0.5}),
-        (shufflenet_v2, {"width": 0.5}),
+        (shufflenet_v2, {"width_mult": 0.5}),
     ],
 )
 def test_widths_and_batch_sizes(builder, kwargs: dict) -> None:
@@ -224,7 +224,7 @@ def test_v3_blocks_follow_their_table_rows() -> None:
 
 def test_shufflenet_stages_follow_the_table() -> None:
     for column, width in enumerate(["0.5x", "1.0x", "1.5x", "2.0x"]):
-        model = meta_model("shufflenet_v2", width=width)
+        model = meta_model("shufflenet_v2", width_mult=width)
         for row in SHUFFLENET_V2_STAGES:
             layer = getattr(model, row.name)
             if row.name.startswith("stage"):
@@ -240,13 +240,13 @@ def test_shufflenet_stages_follow_the_table() -> None:
 
 def test_list_models_and_create_model() -> None:
     expected = {
-        "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v2",
+        "mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v2",
         "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
         "resnet18", "resnet50",
     }
     assert set(list_models()) == expected
     assert list_models() == sorted(list_models())
-    assert count_params(meta_model("shufflenet_v2", width="1.5x")) == count_params(meta_model("shufflenet_v2_x1_5"))
+    assert count_params(meta_model("shufflenet_v2", width_mult="1.5x")) == count_params(meta_model("shufflenet_v2_x1_5"))
     with pytest.raises(ValueError, match="mobilenet_v2"):  # the message lists the valid names
         create_model("mobilenet_v4")
 
@@ -280,7 +280,7 @@ def test_models_trace_with_torch_fx(name: str) -> None:
     graph = torch.fx.symbolic_trace(model)
     x = torch.randn(2, 3, 40, 40)
     torch.testing.assert_close(graph(x), model(x))
-    with pytest.raises(ValueError, match="3-channel"):
+    with pytest.raises(ValueError, match="expects 3 input channels"):
         model(torch.randn(1, 1, 40, 40))  # ...and still run on real tensors
 
 

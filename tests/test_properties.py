@@ -8,6 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 from mobilenet_lib.blocks import (
     ConvNormAct,
@@ -59,7 +60,7 @@ def test_make_divisible_rounds_to_a_multiple_within_ten_percent(v: float, diviso
 )
 def test_conv_norm_act_shape_and_params(groups, in_mult, out_mult, k, stride, size, norm) -> None:
     cin, cout = groups * in_mult, groups * out_mult
-    unit = ConvNormAct(cin, cout, k, stride, groups=groups, norm=norm).eval()
+    unit = ConvNormAct(cin, cout, k, stride, groups=groups, norm_layer=nn.BatchNorm2d if norm else None).eval()
     y = unit(torch.randn(2, cin, size, size + 1))
     assert y.shape == (2, cout, out_size(size, stride), out_size(size + 1, stride))
     extra = 2 * cout if norm else cout  # BN scale and shift, or the conv's bias
@@ -178,7 +179,7 @@ def test_mobilenet_v2_from_any_table(setting, alpha) -> None:
     for block in blocks:
         assert block.out_channels % 8 == 0
         assert block.use_res_connect == (block.stride == 1 and block.in_channels == block.out_channels)
-    assert model.last_channel == make_divisible(1280 * max(1.0, alpha), 8)
+    assert model.num_features == make_divisible(1280 * max(1.0, alpha), 8)
     stride = model.output_stride
     assert stride == 2 * math.prod(s for *_, s in setting)
     assert model(torch.randn(1, 3, stride, stride)).shape == (1, 3)

@@ -8,7 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobilenet_lib.reference_ops import conv2d_as_matmul, depthwise_conv2d_numpy, im2col, pointwise_as_matmul
+from mobilenet_lib.reference_ops import (
+    conv2d_as_matmul,
+    depthwise_conv2d_numpy,
+    im2col,
+    pointwise_as_matmul,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -101,18 +106,20 @@ def test_separable_equals_standard_conv_with_factorised_kernel() -> None:
         (lambda: depthwise_conv2d_numpy(np.zeros((3, 4)), np.zeros((3, 3, 3))), "must be \\(C, H, W\\)"),
         (lambda: depthwise_conv2d_numpy(np.zeros((3, 5, 5)), np.zeros((4, 3, 3))), "C = 3 input channels"),
         (lambda: depthwise_conv2d_numpy(np.zeros((3, 5, 5)), np.zeros((3, 2, 3, 3))), "not depthwise"),
-        (lambda: depthwise_conv2d_numpy(np.zeros((3, 5, 5)), np.zeros((3, 3, 3)), stride=0), "stride must be at least 1"),
-        (lambda: depthwise_conv2d_numpy(np.zeros((3, 5, 5)), np.zeros((3, 3, 3)), padding=-1), "padding must be at least 0"),
+        (lambda: depthwise_conv2d_numpy(np.zeros((3, 5, 5)), np.zeros((3, 3, 3)), stride=0), "stride must be an integer >= 1"),
+        (lambda: depthwise_conv2d_numpy(np.zeros((3, 5, 5)), np.zeros((3, 3, 3)), padding=-1), "padding must be an integer >= 0"),
         (lambda: depthwise_conv2d_numpy(np.zeros((3, 2, 2)), np.zeros((3, 3, 3))), "does not fit"),
         (lambda: depthwise_conv2d_numpy(np.zeros((3, 5, 5)), np.zeros((3, 3, 3)), bias=np.zeros(2)), "bias"),
-        (lambda: depthwise_conv2d_numpy(np.full((3, 2, 2), "a"), np.zeros((3, 1, 1))), "real numbers"),
-        (lambda: im2col(np.zeros((3, 5, 5)), 2.5), "int or a pair"),
+        (lambda: depthwise_conv2d_numpy(np.full((3, 2, 2), "a"), np.zeros((3, 1, 1))), TypeError("real numbers")),
+        (lambda: im2col(np.zeros((3, 5, 5)), 2.5), TypeError("must be an integer, got 2.5")),
         (lambda: im2col(np.zeros((3, 5, 5)), (1, 2, 3)), "int or a pair"),
         (lambda: conv2d_as_matmul(np.zeros((3, 5, 5)), np.zeros((2, 4, 3, 3))), "C = 3 input channels"),
         (lambda: pointwise_as_matmul(np.zeros((3, 5, 5)), np.zeros((2, 3, 3, 3))), "not a 1x1 kernel"),
         (lambda: pointwise_as_matmul(np.zeros((3, 5, 5)), np.zeros((2, 4))), "C = 3 input channels"),
     ],
 )
-def test_bad_input_raises_value_error(call, message) -> None:
-    with pytest.raises(ValueError, match=message):
+def test_bad_input_raises_a_clear_error(call, message) -> None:
+    # A bare string is a ValueError's message; TypeError("...") marks a wrong type.
+    kind, pattern = (type(message), str(message)) if isinstance(message, Exception) else (ValueError, message)
+    with pytest.raises(kind, match=pattern):
         call()

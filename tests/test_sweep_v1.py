@@ -5,12 +5,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
-from mobilenet_lib.viz import mobilenet_v1 as v1
+from mobilenet_lib.experiments import mobilenet_v1 as v1x
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "sweep_v1.py"
@@ -36,7 +35,7 @@ TINY = [
 def test_tiny_sweep_writes_every_run_with_its_cost_and_machine(tmp_path: Path) -> None:
     out = tmp_path / "sweep.json"
     assert _script().main([*TINY, "--note", "test run", "--out", str(out)]) == 0
-    data = v1.load_sweep(out)
+    data = v1x.load_sweep(out)
 
     # 0.25@16 is shared by the width and resolution series, 0.125@16 by the width series and
     # the full-conv twin: trained once each, so 4 separable/full configurations x 2 seeds.
@@ -45,7 +44,7 @@ def test_tiny_sweep_writes_every_run_with_its_cost_and_machine(tmp_path: Path) -
                        (0.125, 16, "full")}
     assert len(data["results"]["runs"]) == 2 * len(configs)
     for run in data["results"]["runs"]:
-        cost = v1.v1_cost(run["alpha"], run["resolution"], layers=v1.DIGITS_LAYERS,
+        cost = v1x.v1_cost(run["alpha"], run["resolution"], layers=v1x.DIGITS_LAYERS,
                           full_conv=run["conv"] == "full", num_classes=10)
         assert (run["mult_adds"], run["params"]) == (cost.macs, cost.params)
         assert 0.0 <= run["test_accuracy"] <= 1.0 and len(run["test_accuracy_per_epoch"]) == 1
@@ -56,7 +55,7 @@ def test_tiny_sweep_writes_every_run_with_its_cost_and_machine(tmp_path: Path) -
     assert data["machine"]["threads"] == 1 and data["machine"]["date_utc"]
     assert "load_average_at_end" in data["machine"] and data["results"]["wall_time_s"] > 0
 
-    series = v1.sweep_series(data)
+    series = v1x.sweep_series(data)
     assert [p.alpha for p in series["width"]] == [0.125, 0.25]
     assert [p.resolution for p in series["resolution"]] == [8, 16]
     assert [(p.alpha, p.conv) for p in series["full"]] == [(0.125, "full")]
@@ -85,8 +84,8 @@ def test_bad_arguments_stop_with_a_usage_error(args: list[str], tmp_path: Path, 
 
 @pytest.mark.skipif(not RESULTS.exists(), reason="the committed sweep results are missing")
 def test_committed_results_show_accuracy_falling_with_mult_adds() -> None:
-    data = v1.load_sweep(RESULTS)
-    series = v1.sweep_series(data)
+    data = v1x.load_sweep(RESULTS)
+    series = v1x.sweep_series(data)
     assert len(series["width"]) >= 3 and len(series["resolution"]) >= 3 and series["full"]
     for name in ("width", "resolution"):
         points = series[name]  # sorted by mult-adds

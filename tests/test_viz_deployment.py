@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mobilenet_lib.deploy import prepare_for_inference, profile_layers
+from mobilenet_lib.experiments import deployment as dx
 from mobilenet_lib.models import mobilenet_v2
 from mobilenet_lib.viz import deployment as viz
 
@@ -43,7 +44,7 @@ def fake_payload() -> dict:
 
 
 def test_speed_rows_arithmetic() -> None:
-    rows = viz.speed_rows(fake_payload())
+    rows = dx.speed_rows(fake_payload())
     assert [(r["batch"], r["form"]) for r in rows] == [
         (1, "eager"), (1, "folded+channels_last"), (16, "eager"), (16, "folded+channels_last"), (16, "int8")
     ]
@@ -56,21 +57,21 @@ def test_speed_rows_arithmetic() -> None:
 
 
 def test_accuracy_rows() -> None:
-    rows = viz.accuracy_rows(fake_payload())
+    rows = dx.accuracy_rows(fake_payload())
     assert [r["accuracy_pct"] for r in rows] == pytest.approx([98.0, 98.0, 97.5])
     payload = fake_payload()
     del payload["results"]["accuracy"]
     with pytest.raises(ValueError, match="skip-accuracy"):
-        viz.accuracy_rows(payload)
+        dx.accuracy_rows(payload)
 
 
-@pytest.mark.parametrize("metric", list(viz.METRICS))
+@pytest.mark.parametrize("metric", list(dx.METRICS))
 def test_plot_speed_draws_one_bar_per_form(metric: str) -> None:
     fig = viz.plot_speed(fake_payload(), batch=16, metric=metric)
     ax = fig.axes[0]
     heights = [p.get_height() for p in ax.patches]
-    key = viz.METRICS[metric]
-    assert heights == pytest.approx([r[key] for r in viz.speed_rows(fake_payload()) if r["batch"] == 16])
+    key = dx.METRICS[metric]
+    assert heights == pytest.approx([r[key] for r in dx.speed_rows(fake_payload()) if r["batch"] == 16])
     assert ax.get_ylabel() == metric and "batch 16" in ax.get_title()
 
 
@@ -86,19 +87,19 @@ def test_plot_speed_rejects_bad_controls() -> None:
 def test_load_deploy_results(tmp_path: Path) -> None:
     path = tmp_path / "deploy.json"
     path.write_text(json.dumps(fake_payload()))
-    assert viz.load_deploy_results(path)["results"]["speed"]["matmul_gflops"] == 100.0
+    assert dx.load_deploy_results(path)["results"]["speed"]["matmul_gflops"] == 100.0
     with pytest.raises(ValueError, match="no benchmark results"):
-        viz.load_deploy_results(tmp_path / "missing.json")
+        dx.load_deploy_results(tmp_path / "missing.json")
     (tmp_path / "other.json").write_text("{}")
     with pytest.raises(ValueError, match="not a result"):
-        viz.load_deploy_results(tmp_path / "other.json")
+        dx.load_deploy_results(tmp_path / "other.json")
 
 
 def test_committed_results_are_readable() -> None:
     # The chapter reads this file; it must hold both parts and the batch sizes the chapter quotes.
-    payload = viz.load_deploy_results()
-    assert {1, 16} <= {r["batch"] for r in viz.speed_rows(payload)}
-    assert len(viz.accuracy_rows(payload)) == 3
+    payload = dx.load_deploy_results()
+    assert {1, 16} <= {r["batch"] for r in dx.speed_rows(payload)}
+    assert len(dx.accuracy_rows(payload)) == 3
 
 
 def test_speed_widget_updates_fast() -> None:
@@ -107,9 +108,9 @@ def test_speed_widget_updates_fast() -> None:
     batch_w, metric_w = box.children[0].children
     start = time.process_time()
     for b in (1, 16):
-        for m in viz.METRICS:
+        for m in dx.METRICS:
             batch_w.value, metric_w.value = b, m
-    per_update = (time.process_time() - start) / (2 * len(viz.METRICS))
+    per_update = (time.process_time() - start) / (2 * len(dx.METRICS))
     assert per_update < 0.3  # budget 200 ms on idle cores; margin for a busy test machine
     with pytest.raises(ValueError, match="metric"):
         viz.speed_widget(fake_payload(), metric="latency")

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from mobilenet_lib.costs import count_macs, count_params, layer_table
+from mobilenet_lib.experiments import mobilenet_v1 as v1x
 from mobilenet_lib.models.mobilenet_v1 import MOBILENET_V1_LAYERS, mobilenet_v1
-from mobilenet_lib.train import History
+from mobilenet_lib.training import History
 from mobilenet_lib.viz import mobilenet_v1 as v1
 
 
@@ -25,10 +26,10 @@ def _meta_model(alpha: float, **kwargs: object) -> torch.nn.Module:
 
 
 def test_digits_layers_keep_channels_and_downsample_8x() -> None:
-    assert [c for c, _ in v1.DIGITS_LAYERS] == [c for c, _ in MOBILENET_V1_LAYERS]
-    model = _meta_model(0.25, num_classes=10, layers=v1.DIGITS_LAYERS)
+    assert [c for c, _ in v1x.DIGITS_LAYERS] == [c for c, _ in MOBILENET_V1_LAYERS]
+    model = _meta_model(0.25, num_classes=10, layers=v1x.DIGITS_LAYERS)
     assert model.output_stride == 8
-    table = layer_table(model, (1, 3, v1.DIGITS_IMAGE_SIZE, v1.DIGITS_IMAGE_SIZE))
+    table = layer_table(model, (1, 3, v1x.DIGITS_IMAGE_SIZE, v1x.DIGITS_IMAGE_SIZE))
     assert table[-2].output_shape[-2:] == (4, 4)  # 32x32 -> 4x4 before pooling
 
 
@@ -42,9 +43,9 @@ def test_digits_layers_keep_channels_and_downsample_8x() -> None:
         (0.75, 192, False, None, 1000),
         (0.35, 144, True, None, 1000),
         (0.6, 208, False, None, 1000),
-        (0.5, 32, False, v1.DIGITS_LAYERS, 10),
-        (0.3, 28, True, v1.DIGITS_LAYERS, 10),
-        (1.0, 20, False, v1.DIGITS_LAYERS, 10),  # odd sizes: stride-2 layers round up
+        (0.5, 32, False, v1x.DIGITS_LAYERS, 10),
+        (0.3, 28, True, v1x.DIGITS_LAYERS, 10),
+        (1.0, 20, False, v1x.DIGITS_LAYERS, 10),  # odd sizes: stride-2 layers round up
     ],
 )
 def test_v1_cost_equals_counting_the_model(alpha, resolution, full_conv, layers, classes) -> None:
@@ -52,37 +53,37 @@ def test_v1_cost_equals_counting_the_model(alpha, resolution, full_conv, layers,
     kwargs = {"full_conv": full_conv, "num_classes": classes}
     if layers is not None:
         kwargs["layers"] = layers
-    cost = v1.v1_cost(alpha, resolution, **kwargs)
+    cost = v1x.v1_cost(alpha, resolution, **kwargs)
     assert cost.params == count_params(model)
     assert cost.macs == count_macs(model, (1, 3, resolution, resolution))
 
 
 def test_v1_cost_reproduces_reference_numbers() -> None:
     """The measured counts in /work/shared/reference/numbers.md (torchvision-style MobileNet V1)."""
-    assert v1.v1_cost(1.0, 224).params == 4_231_976
-    assert round(v1.v1_cost(1.0, 224).macs / 1e6, 1) == 568.7
-    assert [v1.v1_cost(a, 224).params for a in (0.75, 0.5, 0.25)] == [2_585_560, 1_331_592, 470_072]
-    assert [round(v1.v1_cost(a, 224).macs / 1e6, 1) for a in (0.75, 0.5, 0.25)] == [325.4, 149.5, 41.0]
-    assert [round(v1.v1_cost(1.0, r).macs / 1e6, 1) for r in (192, 160, 128)] == [418.1, 290.7, 186.4]
-    full = v1.v1_cost(1.0, 224, full_conv=True)
+    assert v1x.v1_cost(1.0, 224).params == 4_231_976
+    assert round(v1x.v1_cost(1.0, 224).macs / 1e6, 1) == 568.7
+    assert [v1x.v1_cost(a, 224).params for a in (0.75, 0.5, 0.25)] == [2_585_560, 1_331_592, 470_072]
+    assert [round(v1x.v1_cost(a, 224).macs / 1e6, 1) for a in (0.75, 0.5, 0.25)] == [325.4, 149.5, 41.0]
+    assert [round(v1x.v1_cost(1.0, r).macs / 1e6, 1) for r in (192, 160, 128)] == [418.1, 290.7, 186.4]
+    full = v1x.v1_cost(1.0, 224, full_conv=True)
     assert full.params == 29_294_088 and round(full.macs / 1e6, 2) == 4867.29
 
 
 def test_v1_cost_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="resolution"):
-        v1.v1_cost(1.0, 0)
+        v1x.v1_cost(1.0, 0)
     with pytest.raises(ValueError, match="alpha"):
-        v1.v1_cost(-0.5, 224)
+        v1x.v1_cost(-0.5, 224)
     with pytest.raises(ValueError, match="none"):
-        v1.v1_cost(0.01, 224)
+        v1x.v1_cost(0.01, 224)
 
 
 def test_grid_matches_v1_cost_and_tolerates_float_slider_values() -> None:
     grid = v1.default_cost_grid()
     assert grid.alphas[0] == 0.25 and grid.alphas[-1] == 1.0 and len(grid.alphas) == 16
     assert grid.resolutions == (128, 144, 160, 176, 192, 208, 224)
-    assert grid.cost(0.7000000000000001, 176) == v1.v1_cost(0.7, 176)
-    assert grid.cost(1.0, 224) == v1.v1_cost(1.0, 224)
+    assert grid.cost(0.7000000000000001, 176) == v1x.v1_cost(0.7, 176)
+    assert grid.cost(1.0, 224) == v1x.v1_cost(1.0, 224)
     with pytest.raises(ValueError, match="not on the grid"):
         grid.cost(0.33, 224)
     with pytest.raises(ValueError, match="not on the grid"):
@@ -91,7 +92,7 @@ def test_grid_matches_v1_cost_and_tolerates_float_slider_values() -> None:
 
 def test_grid_is_fast() -> None:
     start = time.perf_counter()
-    v1.v1_cost_grid()
+    v1x.v1_cost_grid()
     # Milliseconds on an idle laptop; a generous bound for a loaded shared machine.
     assert time.perf_counter() - start < 2.0
 
@@ -130,7 +131,7 @@ def _render(fig) -> float:
 def test_plot_cost_marks_the_chosen_point() -> None:
     fig = v1.plot_cost(0.5, 160)
     ax_macs, ax_params = fig.axes
-    cost = v1.v1_cost(0.5, 160)
+    cost = v1x.v1_cost(0.5, 160)
     red = [line for line in ax_macs.lines if line.get_color() == "tab:red"]
     assert len(red) == 1
     assert tuple(red[0].get_xydata()[0]) == pytest.approx((0.5, cost.macs / 1e6))
@@ -170,8 +171,8 @@ def test_cost_widget_update_is_fast() -> None:
     """Drive the update (summary + figure + PNG) through the whole grid and time it."""
     renderer = v1.CostFigureRenderer()
     wall, cpu = [], []
-    for alpha in v1.GRID_ALPHAS:
-        for resolution in v1.GRID_RESOLUTIONS:
+    for alpha in v1x.GRID_ALPHAS:
+        for resolution in v1x.GRID_RESOLUTIONS:
             start, start_cpu = time.perf_counter(), time.process_time()
             v1.cost_summary(alpha, resolution)
             renderer.png(alpha, resolution)
@@ -188,7 +189,7 @@ def test_cost_widget_update_is_fast() -> None:
 
 def test_architecture_rows_follow_table_1() -> None:
     table = layer_table(_meta_model(1.0))
-    rows = v1.architecture_rows(table)
+    rows = v1x.architecture_rows(table)
     assert len(rows) == 28
     assert [r["type"] for r in rows] == ["Conv"] + ["Conv dw", "Conv 1×1"] * 13 + ["FC"]
     assert rows[0]["filter"] == "3×3×3×32" and rows[0]["output"] == "112×112×32" and rows[0]["stride"] == "2"
@@ -217,7 +218,7 @@ def _fake_sweep() -> dict:
     configs = [(1.0, 32, "separable", 0.97), (0.5, 32, "separable", 0.95), (0.25, 32, "separable", 0.9),
                (1.0, 16, "separable", 0.93), (0.25, 32, "full", 0.92)]
     for alpha, res, conv, acc in configs:
-        cost = v1.v1_cost(alpha, res, layers=v1.DIGITS_LAYERS, num_classes=10, full_conv=conv == "full")
+        cost = v1x.v1_cost(alpha, res, layers=v1x.DIGITS_LAYERS, num_classes=10, full_conv=conv == "full")
         for seed in (0, 1):
             runs.append({"alpha": alpha, "resolution": res, "conv": conv, "seed": seed, "mult_adds": cost.macs,
                          "params": cost.params, "test_accuracy": acc + 0.01 * seed})
@@ -227,11 +228,11 @@ def _fake_sweep() -> dict:
 
 def test_summarize_and_series() -> None:
     sweep = _fake_sweep()
-    points = v1.summarize_sweep(sweep["results"]["runs"])
+    points = v1x.summarize_sweep(sweep["results"]["runs"])
     assert len(points) == 5
     assert points[0].accuracies == (0.97, 0.98) and points[0].mean == pytest.approx(0.975)
     assert points[0].low == 0.97 and points[0].high == 0.98
-    series = v1.sweep_series(sweep)
+    series = v1x.sweep_series(sweep)
     assert [p.alpha for p in series["width"]] == [0.25, 0.5, 1.0]  # sorted by mult-adds
     assert [p.resolution for p in series["resolution"]] == [16, 32]
     assert [p.conv for p in series["full"]] == ["full"]
@@ -241,10 +242,10 @@ def test_summarize_and_series() -> None:
 def test_summarize_rejects_inconsistent_runs() -> None:
     runs = _fake_sweep()["results"]["runs"]
     with pytest.raises(ValueError, match="lacks"):
-        v1.summarize_sweep([{"alpha": 1.0}])
+        v1x.summarize_sweep([{"alpha": 1.0}])
     bad = [dict(runs[0]), dict(runs[1], mult_adds=1)]
     with pytest.raises(ValueError, match="disagree"):
-        v1.summarize_sweep(bad)
+        v1x.summarize_sweep(bad)
 
 
 def test_plot_sweep_draws_both_panels() -> None:
@@ -258,14 +259,14 @@ def test_plot_sweep_draws_both_panels() -> None:
 def test_load_sweep_checks_the_file(tmp_path) -> None:
     path = tmp_path / "sweep.json"
     path.write_text(json.dumps(_fake_sweep()))
-    assert v1.load_sweep(path)["config"]["base_resolution"] == 32
+    assert v1x.load_sweep(path)["config"]["base_resolution"] == 32
     with pytest.raises(ValueError):
-        v1.load_sweep(tmp_path / "missing.json")
+        v1x.load_sweep(tmp_path / "missing.json")
     bad = _fake_sweep()
     del bad["config"]["full_conv_alpha"]
     path.write_text(json.dumps(bad))
     with pytest.raises(ValueError, match="full_conv_alpha"):
-        v1.load_sweep(path)
+        v1x.load_sweep(path)
 
 
 # ---------------------------------------------------------------------------------- training
@@ -291,13 +292,13 @@ def test_chapter_digits_run_reaches_95_percent() -> None:
     from mobilenet_lib.benchmark import torch_threads
 
     with torch_threads(1):  # one per test worker; spare threads would only spin
-        run = v1.train_digits_v1(alpha=0.25, resolution=v1.DIGITS_IMAGE_SIZE, seed=0, progress=False)
-    assert run.history.epochs == v1.DIGITS_RECIPE["epochs"] == len(run.history.test_accuracy)
+        run = v1x.train_digits_v1(alpha=0.25, resolution=v1x.DIGITS_IMAGE_SIZE, seed=0, progress=False)
+    assert run.history.epochs == v1x.DIGITS_RECIPE["epochs"] == len(run.history.test_accuracy)
     assert run.history.final_test_accuracy >= 0.95, run.history.test_accuracy
-    cost = v1.v1_cost(0.25, v1.DIGITS_IMAGE_SIZE, layers=v1.DIGITS_LAYERS, num_classes=10)
+    cost = v1x.v1_cost(0.25, v1x.DIGITS_IMAGE_SIZE, layers=v1x.DIGITS_LAYERS, num_classes=10)
     assert (run.macs, run.params) == (cost.macs, cost.params)
 
 
 def test_train_digits_v1_rejects_a_bad_train_limit() -> None:
     with pytest.raises(ValueError, match="train_limit"):
-        v1.train_digits_v1(train_limit=0, progress=False)
+        v1x.train_digits_v1(train_limit=0, progress=False)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import pytest
 
 from mobilenet_lib.benchmark import Timing
-from mobilenet_lib.models.mobilenet_v3 import MOBILENET_V3_LARGE_BNECK, MOBILENET_V3_SMALL_BNECK
-from mobilenet_lib.search import Candidate, SearchResult
+from mobilenet_lib.experiments import mobilenet_v3 as v3x
+from mobilenet_lib.experiments.mobilenet_v3 import Candidate, SearchResult
+from mobilenet_lib.models.mobilenet_v3 import (
+    MOBILENET_V3_LARGE_BNECK,
+    MOBILENET_V3_SMALL_BNECK,
+)
 from mobilenet_lib.viz import mobilenet_v3 as viz
 
 
@@ -18,7 +22,7 @@ def _body(md: str) -> list[list[str]]:
     ("variant", "table"), [("large", MOBILENET_V3_LARGE_BNECK), ("small", MOBILENET_V3_SMALL_BNECK)]
 )
 def test_bneck_table_rows_follow_the_library_table(variant, table):
-    rows = _body(viz.bneck_table(variant))
+    rows = _body(v3x.bneck_table(variant))
     assert len(rows) == 1 + len(table) + 4
     assert rows[0][:2] == ["224² × 3", "conv2d 3×3"] and rows[0][3] == "16"
     for row, r in zip(rows[1:], table, strict=False):
@@ -28,12 +32,12 @@ def test_bneck_table_rows_follow_the_library_table(variant, table):
 
 
 def test_bneck_table_large_known_rows():
-    rows = _body(viz.bneck_table("large"))
+    rows = _body(v3x.bneck_table("large"))
     assert rows[1][0] == "112² × 16" and rows[-4][3] == "960" and rows[-2][3] == "1280"
     with pytest.raises(ValueError):
-        viz.bneck_table("medium")
+        v3x.bneck_table("medium")
     with pytest.raises(ValueError):
-        viz.bneck_table("large", input_size=8)
+        v3x.bneck_table("large", input_size=8)
 
 
 def test_plot_last_stage_totals():
@@ -65,7 +69,7 @@ def test_bneck_costs_match_the_counted_model(variant, size):
 
     import mobilenet_lib as ml
 
-    costs = viz.bneck_costs(variant, size)
+    costs = v3x.bneck_costs(variant, size)
     build = {"large": ml.mobilenet_v3_large, "small": ml.mobilenet_v3_small}[variant]
     with torch.device("meta"):
         model = build()
@@ -79,18 +83,18 @@ def test_bneck_costs_match_the_counted_model(variant, size):
 
 
 def test_bneck_costs_parts_and_errors():
-    large = viz.bneck_costs("large")
+    large = v3x.bneck_costs("large")
     assert large[0].expand == 0  # exp size 16 == input width: no expansion layer
     assert large[-1].size == 7 and large[-1].se == 2 * 960 * 240
     assert all(c.se == 0 for c in large if not c.use_se)
-    for bad in [("medium", 224), ("large", 16), ("large", 224.0)]:
-        with pytest.raises(ValueError):
-            viz.bneck_costs(*bad)
+    for bad, kind in [(("medium", 224), ValueError), (("large", 16), ValueError), (("large", 224.0), TypeError)]:
+        with pytest.raises(kind):
+            v3x.bneck_costs(*bad)
 
 
 def test_plot_bneck_costs_title_and_marks():
     fig = viz.plot_bneck_costs("small", 160)
     (ax,) = fig.axes
-    total = sum(c.total for c in viz.bneck_costs("small", 160))
+    total = sum(c.total for c in v3x.bneck_costs("small", 160))
     assert f"{total / 1e6:.1f}M" in ax.get_title()
-    assert sum(t.get_text() == "SE" for t in ax.texts) == sum(c.use_se for c in viz.bneck_costs("small"))
+    assert sum(t.get_text() == "SE" for t in ax.texts) == sum(c.use_se for c in v3x.bneck_costs("small"))

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from mobilenet_lib import se_study
+from mobilenet_lib.experiments import squeeze_excitation as se_study
+from mobilenet_lib.experiments import squeeze_excitation as sex
 from mobilenet_lib.viz import squeeze_excitation as viz
 
 
@@ -57,10 +58,10 @@ def test_se_cost_figure_totals():
 
 
 def test_cost_without_se_is_cached_and_checked():
-    a = viz.v3_cost_without_se("small")
-    assert a is viz.v3_cost_without_se("small")
+    a = sex.v3_cost_without_se("small")
+    assert a is sex.v3_cost_without_se("small")
     with pytest.raises(ValueError):
-        viz.v3_cost_without_se("tiny")
+        sex.v3_cost_without_se("tiny")
 
 
 def test_placement_diagram_names_both_blocks():
@@ -97,8 +98,8 @@ def _timed(fn, *args):
 
 def test_widget_updates_are_fast():
     viz.plot_se_demo()  # warm the photo and filter caches, as the widget's first draw does
-    viz.v3_cost_without_se("large")
-    viz.v3_cost_without_se("small")
+    sex.v3_cost_without_se("large")
+    sex.v3_cost_without_se("small")
     demo = [_timed(viz.plot_se_demo, im, r, s, "sigmoid") for im in se_study.DEMO_IMAGES for r in (0, 1)
             for s in (0.0, 12.0)]
     cost = [_timed(viz.plot_se_cost, r, v, 8) for r in viz.REDUCTIONS for v in ("large", "small")]

@@ -1,4 +1,4 @@
-"""The shared figure, table and image helpers of mobilenet_lib.viz.style."""
+"""The shared figure and image helpers of mobilenet_lib.viz.style."""
 
 from __future__ import annotations
 
@@ -20,23 +20,6 @@ def test_new_figure_is_bare_and_sized() -> None:
 def test_new_figure_rejects_bad_size(w, h) -> None:
     with pytest.raises(ValueError, match="must be positive"):
         style.new_figure(w, h)
-
-
-def test_markdown_table_aligns_numeric_columns_right() -> None:
-    text = style.markdown_table(["layer", "params", "note"], [["conv", 1.5, "a"], ["fc", 3, 4]])
-    lines = text.splitlines()
-    assert lines[0] == "| layer | params | note |"
-    assert lines[1] == "|---|---:|---|"  # "note" mixes text and numbers: left
-    assert lines[3] == "| fc | 3 | 4 |"
-
-
-@pytest.mark.parametrize(
-    ("header", "rows", "kwargs", "message"),
-    [([], [], {}, "at least one column"), (["a", "b"], [[1]], {}, "row 0 has 1 cells"), (["a"], [[1]], {"numeric": "up"}, "numeric")],
-)
-def test_markdown_table_rejects_bad_input(header, rows, kwargs, message) -> None:
-    with pytest.raises(ValueError, match=message):
-        style.markdown_table(header, rows, **kwargs)
 
 
 def test_as_jpeg_returns_a_jpeg_image() -> None:

@@ -54,13 +54,13 @@ BUILDERS = widget_builders()
 
 # The central widget of each chapter named in the book's plan: the registry must hold them all.
 CENTRAL = {
-    "conv.cost_widget",  # conv cost calculator
+    "depthwise_separable.cost_widget",  # conv cost calculator
     "mobilenet_v1.cost_widget",  # alpha / rho explorer
-    "manifold.manifold_widget",  # manifold collapse
-    "inverted_residual.block_widget",  # inverted-residual block explorer
+    "manifold_collapse.manifold_widget",  # manifold collapse
+    "inverted_residuals.block_widget",  # inverted-residual block explorer
     "squeeze_excitation.se_demo_widget",  # SE gate
-    "activations.activation_widget",  # h-swish comparison
-    "shufflenet.channel_shuffle_widget",  # channel shuffle
+    "hard_swish.activation_widget",  # h-swish comparison
+    "shufflenet_latency.channel_shuffle_widget",  # channel shuffle
 }
 
 

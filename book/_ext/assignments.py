@@ -1,7 +1,7 @@
 """Sphinx extension: the student versions of the classroom assignments, built with the book.
 
 The assignments' pages (book/assignments/) offer the student notebooks as downloads. Those
-notebooks are generated (otter assign, via assignments/classroom.py) and not kept in git, so this
+notebooks are generated (otter assign, via mobilenet_lib/classroom/grading.py) and not kept in git, so this
 extension generates them when a build starts, into ``assignments/dist/book/<name>.ipynb``, which
 the pages' ``{download}`` links point at. ``classroom.build`` refuses to finish when a line of a
 solution survives in a student notebook, so a book whose downloads would leak a solution does not
@@ -12,10 +12,8 @@ Wired in _config.yml (``sphinx.local_extensions``).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,18 +28,12 @@ OUT = ROOT / "assignments" / "dist" / "book"
 logger = logging.getLogger(__name__)
 
 
-def _classroom() -> Any:
-    spec = importlib.util.spec_from_file_location("classroom", ROOT / "assignments" / "classroom.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("classroom", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def build_student_versions(app: Sphinx, config: Config) -> None:
     """Write ``assignments/dist/book/<name>.ipynb`` for every assignment (student version)."""
-    classroom = _classroom()
+    from mobilenet_lib.classroom import grading as classroom
+
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="assign-book-"))
     try:

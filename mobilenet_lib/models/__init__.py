@@ -5,17 +5,21 @@ module                      table(s)                                    builders
 ==========================  ==========================================  ===========================
 ``mobilenet_v1``            ``MOBILENET_V1_LAYERS``                     :func:`mobilenet_v1`
 ``mobilenet_v2``            ``MOBILENET_V2_SETTINGS``                   :func:`mobilenet_v2`
-``mobilenet_v3``            ``MOBILENET_V3_LARGE_BNECK`` / ``_SMALL_``  :func:`mobilenet_v3_large`,
-                                                                        :func:`mobilenet_v3_small`
+``mobilenet_v3``            ``MOBILENET_V3_LARGE_BNECK`` / ``_SMALL_``  :func:`mobilenet_v3` (and
+                                                                        ``_large`` / ``_small``)
 ``shufflenet_v2``           ``SHUFFLENET_V2_STAGES``                    :func:`shufflenet_v2`
 ``resnet``                  ``RESNET_CONFIGS``                          :func:`resnet18`,
                                                                         :func:`resnet50`
 ==========================  ==========================================  ===========================
 
 :func:`create_model` builds any of them by name; :func:`list_models` lists the names. Every model
-checks its input (``ValueError`` for the wrong number of channels or an image smaller than the
-network's total stride) and initializes its weights as the reference implementation does, from
-PyTorch's global generator: call ``torch.manual_seed`` first for reproducible weights.
+is an :class:`~mobilenet_lib.models.base.ImageClassifier`: one ``forward_features`` /
+``forward_head`` / ``forward``, ``num_features`` for the width the head pools, and a check of its
+input (``TypeError`` for a non-tensor or integer pixels, ``ValueError`` for the wrong number of
+channels or an image smaller than the network's total stride). Every builder takes the same core
+arguments where they apply (``width_mult``, ``num_classes``, ``dropout``, ``in_channels``,
+``round_nearest``, ``norm_layer``). Weights are initialized as the reference implementation does,
+from PyTorch's global generator: call ``torch.manual_seed`` first for reproducible weights.
 """
 
 from __future__ import annotations
@@ -25,7 +29,14 @@ from typing import Any
 
 from torch import nn
 
-from mobilenet_lib.models.mobilenet_v1 import MOBILENET_V1_LAYERS, MOBILENET_V1_STEM, MobileNetV1, V1Layer, mobilenet_v1
+from mobilenet_lib.models.base import ImageClassifier
+from mobilenet_lib.models.mobilenet_v1 import (
+    MOBILENET_V1_LAYERS,
+    MOBILENET_V1_STEM,
+    MobileNetV1,
+    V1Layer,
+    mobilenet_v1,
+)
 from mobilenet_lib.models.mobilenet_v2 import (
     MOBILENET_V2_LAST_CHANNEL,
     MOBILENET_V2_SETTINGS,
@@ -39,6 +50,7 @@ from mobilenet_lib.models.mobilenet_v3 import (
     MOBILENET_V3_SMALL_BNECK,
     MobileNetV3,
     V3Bneck,
+    mobilenet_v3,
     mobilenet_v3_large,
     mobilenet_v3_small,
 )
@@ -52,10 +64,12 @@ from mobilenet_lib.models.shufflenet_v2 import (
 )
 
 __all__ = [
+    "ImageClassifier",
     "create_model",
     "list_models",
     "mobilenet_v1",
     "mobilenet_v2",
+    "mobilenet_v3",
     "mobilenet_v3_large",
     "mobilenet_v3_small",
     "shufflenet_v2",
@@ -84,16 +98,17 @@ __all__ = [
 
 
 def _shufflenet(width: str) -> Callable[..., nn.Module]:
-    def build(num_classes: int = 1000, in_channels: int = 3) -> ShuffleNetV2:
-        return shufflenet_v2(width, num_classes=num_classes, in_channels=in_channels)
+    def build(**kwargs: Any) -> ShuffleNetV2:
+        return shufflenet_v2(width, **kwargs)
 
-    build.__doc__ = f"ShuffleNet V2 {width}."
+    build.__doc__ = f"ShuffleNet V2 {width} (keyword arguments as :func:`shufflenet_v2`, less ``width_mult``)."
     return build
 
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {
     "mobilenet_v1": mobilenet_v1,
     "mobilenet_v2": mobilenet_v2,
+    "mobilenet_v3": mobilenet_v3,
     "mobilenet_v3_large": mobilenet_v3_large,
     "mobilenet_v3_small": mobilenet_v3_small,
     "shufflenet_v2": shufflenet_v2,
@@ -119,6 +134,8 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     Raises ``ValueError`` for an unknown name (the message lists the valid ones); a keyword the
     builder does not take raises ``TypeError`` as any Python call does.
     """
-    if not isinstance(name, str) or name not in _MODELS:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a model name (str), got {type(name).__name__}")
+    if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; valid names are: {', '.join(list_models())}")
     return _MODELS[name](**kwargs)

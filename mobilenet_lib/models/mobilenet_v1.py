@@ -14,13 +14,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import torch
 from torch import nn
 
-from mobilenet_lib.blocks import ActivationFactory, ConvNormAct, DepthwiseSeparableConv
-from mobilenet_lib.models._common import (
-    ImageClassifier,
-    init_like_torchvision,
+from mobilenet_lib.blocks import (
+    ActivationFactory,
+    ConvNormAct,
+    DepthwiseSeparableConv,
+    NormFactory,
+)
+from mobilenet_lib.models.base import ImageClassifier, init_like_torchvision
+from mobilenet_lib.validation import (
+    factory,
+    flag,
+    one_of,
     positive_float,
     positive_int,
     probability,
@@ -58,15 +64,16 @@ MOBILENET_V1_LAYERS: tuple[V1Layer, ...] = (
 
 
 def _check_layers(layers: Any) -> tuple[V1Layer, ...]:
-    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or len(layers) == 0:
-        raise ValueError(f"layers must be a non-empty sequence of (out_channels, stride) rows, got {layers!r}")
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a sequence of (out_channels, stride) rows, got {type(layers).__name__}")
+    if len(layers) == 0:
+        raise ValueError("layers must hold at least one (out_channels, stride) row")
     rows = []
     for i, row in enumerate(layers):
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != 2:
             raise ValueError(f"layers[{i}] must be an (out_channels, stride) pair, got {row!r}")
         out, stride = positive_int(f"layers[{i}].out_channels", row[0]), positive_int(f"layers[{i}].stride", row[1])
-        if stride not in (1, 2):
-            raise ValueError(f"layers[{i}].stride must be 1 or 2, got {stride}")
+        one_of(f"layers[{i}].stride", stride, (1, 2))
         rows.append(V1Layer(out, stride))
     return tuple(rows)
 
@@ -95,6 +102,7 @@ class MobileNetV1(ImageClassifier):
         full_conv: bool,
         in_channels: int,
         activation: ActivationFactory,
+        norm_layer: NormFactory,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
@@ -102,15 +110,15 @@ class MobileNetV1(ImageClassifier):
         self.layers = tuple(layers)
         channels = _scaled(MOBILENET_V1_STEM.out_channels, width_mult, "the stem")
         features: list[nn.Module] = [
-            ConvNormAct(in_channels, channels, 3, MOBILENET_V1_STEM.stride, activation=activation)
+            ConvNormAct(in_channels, channels, 3, MOBILENET_V1_STEM.stride, activation=activation, norm_layer=norm_layer)
         ]
         stride = MOBILENET_V1_STEM.stride
         for i, (out, s) in enumerate(self.layers):
             out = _scaled(out, width_mult, f"layers[{i}]")
             if full_conv:  # the paper's Table 4 baseline: a full 3x3 conv where the block would be
-                features.append(ConvNormAct(channels, out, 3, s, activation=activation))
+                features.append(ConvNormAct(channels, out, 3, s, activation=activation, norm_layer=norm_layer))
             else:
-                features.append(DepthwiseSeparableConv(channels, out, s, activation=activation))
+                features.append(DepthwiseSeparableConv(channels, out, s, activation=activation, norm_layer=norm_layer))
             channels, stride = out, stride * s
         self.features = nn.Sequential(*features)
         self.output_stride = stride
@@ -118,11 +126,6 @@ class MobileNetV1(ImageClassifier):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, num_classes))
         init_like_torchvision(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        x = self.avgpool(self.features(x))
-        return self.classifier(torch.flatten(x, 1))
 
 
 def mobilenet_v1(
@@ -133,6 +136,7 @@ def mobilenet_v1(
     full_conv: bool = False,
     in_channels: int = 3,
     activation: ActivationFactory = nn.ReLU,
+    norm_layer: NormFactory = nn.BatchNorm2d,
 ) -> MobileNetV1:
     """Build MobileNet V1 from a table.
 
@@ -146,19 +150,19 @@ def mobilenet_v1(
             "Conv MobileNet" of Table 4: 29.3M parameters, 4866M mult-adds).
         in_channels: channels of the input images (3 for RGB, 1 for grey).
         activation: after every batch norm (``nn.ReLU``; TF-slim's reference uses ``nn.ReLU6``).
+        norm_layer: the normalisation after every convolution (``nn.BatchNorm2d``).
 
     Any resolution of at least the total stride (32 for the default table) works: the network
     ends with adaptive average pooling.
     """
     width_mult = positive_float("width_mult", width_mult)
-    if not isinstance(full_conv, bool):
-        raise ValueError(f"full_conv must be True or False, got {full_conv!r}")
     return MobileNetV1(
         layers=MOBILENET_V1_LAYERS if layers is None else _check_layers(layers),
         width_mult=width_mult,
         num_classes=positive_int("num_classes", num_classes),
         dropout=probability("dropout", dropout),
-        full_conv=full_conv,
+        full_conv=flag("full_conv", full_conv),
         in_channels=positive_int("in_channels", in_channels),
-        activation=activation,
+        activation=factory("activation", activation, allow_none=False),
+        norm_layer=factory("norm_layer", norm_layer, allow_none=False),
     )

@@ -12,15 +12,23 @@ shapes, initialization and forward computation are torchvision 0.28's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
-import torch
 from torch import nn
 
-from mobilenet_lib.blocks import ConvNormAct, InvertedResidual, make_divisible
-from mobilenet_lib.models._common import (
-    ImageClassifier,
-    init_like_torchvision,
+from mobilenet_lib.blocks import (
+    ConvNormAct,
+    InvertedResidual,
+    NormFactory,
+    make_divisible,
+)
+from mobilenet_lib.models.base import ImageClassifier, init_like_torchvision
+from mobilenet_lib.validation import (
+    factory,
+    flag,
+    odd_kernel,
+    one_of,
     positive_float,
     positive_int,
     probability,
@@ -35,7 +43,13 @@ __all__ = [
     "MOBILENET_V3_SMALL_LAST_CHANNEL",
     "MOBILENET_V3_BN_EPS",
     "MOBILENET_V3_BN_MOMENTUM",
+    "MOBILENET_V3_NORM",
+    "MOBILENET_V3_VARIANTS",
+    "v3_table",
+    "check_bneck",
+    "efficient_head",
     "MobileNetV3",
+    "mobilenet_v3",
     "mobilenet_v3_large",
     "mobilenet_v3_small",
 ]
@@ -89,19 +103,34 @@ del _B
 
 #: Output channels of the stem (the paper's "16 filters").
 MOBILENET_V3_STEM_CHANNELS = 16
-#: Width of the classifier's hidden layer.
+#: Width of the classifier's hidden layer (computed on the pooled vector).
 MOBILENET_V3_LARGE_LAST_CHANNEL = 1280
 MOBILENET_V3_SMALL_LAST_CHANNEL = 1024
 #: Batch-norm settings of the reference (TensorFlow's defaults, kept by torchvision).
 MOBILENET_V3_BN_EPS = 0.001
 MOBILENET_V3_BN_MOMENTUM = 0.01
+#: The normalisation of every V3 unit, as a :data:`~mobilenet_lib.blocks.NormFactory`.
+MOBILENET_V3_NORM = partial(nn.BatchNorm2d, eps=MOBILENET_V3_BN_EPS, momentum=MOBILENET_V3_BN_MOMENTUM)
+#: The two networks: variant -> (bneck table, hidden width of the classifier).
+MOBILENET_V3_VARIANTS: dict[str, tuple[tuple[V3Bneck, ...], int]] = {
+    "large": (MOBILENET_V3_LARGE_BNECK, MOBILENET_V3_LARGE_LAST_CHANNEL),
+    "small": (MOBILENET_V3_SMALL_BNECK, MOBILENET_V3_SMALL_LAST_CHANNEL),
+}
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"RE": nn.ReLU, "HS": nn.Hardswish}
 
 
-def _check_bneck(rows: Any) -> tuple[V3Bneck, ...]:
-    if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence) or len(rows) == 0:
-        raise ValueError(f"bneck must be a non-empty sequence of V3Bneck rows, got {rows!r}")
+def v3_table(variant: str) -> tuple[V3Bneck, ...]:
+    """The bneck table of ``"large"`` or ``"small"``."""
+    return MOBILENET_V3_VARIANTS[one_of("variant", variant, MOBILENET_V3_VARIANTS)][0]
+
+
+def check_bneck(rows: Any) -> tuple[V3Bneck, ...]:
+    """``rows`` as a tuple of :class:`V3Bneck`, each field checked (``TypeError``/``ValueError``)."""
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence):
+        raise TypeError(f"bneck must be a sequence of V3Bneck rows, got {type(rows).__name__}")
+    if len(rows) == 0:
+        raise ValueError("bneck must hold at least one row")
     checked = []
     for i, row in enumerate(rows):
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != 6:
@@ -109,22 +138,43 @@ def _check_bneck(rows: Any) -> tuple[V3Bneck, ...]:
                 f"bneck[{i}] must be a (kernel, expanded, out_channels, use_se, activation, stride) row, got {row!r}"
             )
         k, exp, out, se, act, s = row
-        k, exp, out, s = (positive_int(f"bneck[{i}].{n}", v) for n, v in
-                          (("kernel", k), ("expanded", exp), ("out_channels", out), ("stride", s)))
-        if s not in (1, 2):
-            raise ValueError(f"bneck[{i}].stride must be 1 or 2, got {s}")
-        if not isinstance(se, bool):
-            raise ValueError(f"bneck[{i}].use_se must be True or False, got {se!r}")
-        if act not in _ACTIVATIONS:
-            raise ValueError(f"bneck[{i}].activation must be one of {sorted(_ACTIVATIONS)}, got {act!r}")
+        k = odd_kernel(f"bneck[{i}].kernel", k)
+        exp, out = positive_int(f"bneck[{i}].expanded", exp), positive_int(f"bneck[{i}].out_channels", out)
+        s = one_of(f"bneck[{i}].stride", positive_int(f"bneck[{i}].stride", s), (1, 2))
+        se = flag(f"bneck[{i}].use_se", se)
+        one_of(f"bneck[{i}].activation", act, _ACTIVATIONS)
         checked.append(V3Bneck(k, exp, out, se, act, s))
     return tuple(checked)
+
+
+def efficient_head(
+    in_ch: int,
+    head_ch: int,
+    hidden: int,
+    num_classes: int,
+    dropout: float = 0.0,
+    norm_layer: NormFactory = MOBILENET_V3_NORM,
+) -> tuple[ConvNormAct, nn.Sequential]:
+    """V3's efficient last stage (paper section 5.1): a 1x1 conv ``in_ch -> head_ch`` (norm,
+    h-swish) on the feature map, and the classifier that runs on the *pooled* vector:
+    Linear ``head_ch -> hidden``, h-swish, dropout, Linear ``hidden -> num_classes`` (no norm:
+    the paper's "NBN" rows). The model pools between the two."""
+    conv = ConvNormAct(in_ch, head_ch, 1, activation=nn.Hardswish, norm_layer=norm_layer)
+    classifier = nn.Sequential(
+        nn.Linear(head_ch, hidden),
+        nn.Hardswish(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, num_classes),
+    )
+    return conv, classifier
 
 
 class MobileNetV3(ImageClassifier):
     """MobileNet V3: ``features`` (stem, bnecks, 1x1 conv), ``avgpool``, ``classifier``.
 
-    Build it with :func:`mobilenet_v3_large` or :func:`mobilenet_v3_small`.
+    Build it with :func:`mobilenet_v3` (or :func:`mobilenet_v3_large` / :func:`mobilenet_v3_small`).
+    ``num_features`` is the width of the last 1x1 conv (6x the last bneck's output), ``hidden``
+    that of the classifier's first layer.
     """
 
     def __init__(
@@ -135,15 +185,17 @@ class MobileNetV3(ImageClassifier):
         num_classes: int,
         dropout: float,
         in_channels: int,
+        round_nearest: int,
+        norm_layer: NormFactory,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.width_mult = width_mult
         self.bneck = tuple(bneck)
-        bn = {"bn_eps": MOBILENET_V3_BN_EPS, "bn_momentum": MOBILENET_V3_BN_MOMENTUM}
+        bn = {"norm_layer": norm_layer}
 
         def adjust(c: int) -> int:
-            return make_divisible(c * width_mult, 8)
+            return make_divisible(c * width_mult, round_nearest)
 
         channels = adjust(MOBILENET_V3_STEM_CHANNELS)
         features: list[nn.Module] = [ConvNormAct(in_channels, channels, 3, 2, activation=nn.Hardswish, **bn)]
@@ -164,69 +216,57 @@ class MobileNetV3(ImageClassifier):
                 )
             )
             channels, stride = out, stride * row.stride
-        head = 6 * channels  # the paper's last conv: 6x the last block's width (not rounded)
-        features.append(ConvNormAct(channels, head, 1, activation=nn.Hardswish, **bn))
+        self.num_features = 6 * channels  # the paper's last conv: 6x the last block's width (not rounded)
+        self.hidden = adjust(last_channel)
+        conv_head, classifier = efficient_head(channels, self.num_features, self.hidden, num_classes, dropout, norm_layer)
+        features.append(conv_head)
+        # assigned in torchvision's order, so state_dict keys come in its order too
         self.features = nn.Sequential(*features)
         self.output_stride = stride
-        self.last_channel = adjust(last_channel)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(
-            nn.Linear(head, self.last_channel),
-            nn.Hardswish(),
-            nn.Dropout(dropout),
-            nn.Linear(self.last_channel, num_classes),
-        )
+        self.classifier = classifier
         init_like_torchvision(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        x = self.avgpool(self.features(x))
-        return self.classifier(torch.flatten(x, 1))
 
-
-def _build(
-    default_bneck: tuple[V3Bneck, ...],
-    last_channel: int,
-    width_mult: float,
-    num_classes: int,
-    dropout: float,
-    bneck: Sequence[V3Bneck] | None,
-    in_channels: int,
+def mobilenet_v3(
+    variant: str = "large",
+    width_mult: float = 1.0,
+    num_classes: int = 1000,
+    dropout: float = 0.2,
+    bneck: Sequence[V3Bneck] | None = None,
+    in_channels: int = 3,
+    round_nearest: int = 8,
+    norm_layer: NormFactory = MOBILENET_V3_NORM,
 ) -> MobileNetV3:
+    """MobileNetV3-Large or -Small (torchvision-identical for the default arguments).
+
+    Args:
+        variant: ``"large"`` (the paper's Table 1) or ``"small"`` (Table 2).
+        width_mult: scales every width as ``make_divisible(c * width_mult, round_nearest)``.
+        num_classes, dropout: of the classifier (dropout before its last layer).
+        bneck: replaces the variant's table (e.g. fewer stride-2 rows for small images).
+        in_channels: channels of the input images.
+        round_nearest: channel counts are multiples of this (8, as the reference).
+        norm_layer: the normalisation of every unit (:data:`MOBILENET_V3_NORM`).
+    """
+    table, last_channel = MOBILENET_V3_VARIANTS[one_of("variant", variant, MOBILENET_V3_VARIANTS)]
     return MobileNetV3(
-        bneck=default_bneck if bneck is None else _check_bneck(bneck),
+        bneck=table if bneck is None else check_bneck(bneck),
         last_channel=last_channel,
         width_mult=positive_float("width_mult", width_mult),
         num_classes=positive_int("num_classes", num_classes),
         dropout=probability("dropout", dropout),
         in_channels=positive_int("in_channels", in_channels),
+        round_nearest=positive_int("round_nearest", round_nearest),
+        norm_layer=factory("norm_layer", norm_layer, allow_none=False),
     )
 
 
-def mobilenet_v3_large(
-    width_mult: float = 1.0,
-    num_classes: int = 1000,
-    dropout: float = 0.2,
-    bneck: Sequence[V3Bneck] | None = None,
-    in_channels: int = 3,
-) -> MobileNetV3:
-    """MobileNetV3-Large (torchvision-identical for the default arguments).
-
-    ``width_mult`` scales every width as ``make_divisible(c * width_mult, 8)``; ``bneck`` replaces
-    the table :data:`MOBILENET_V3_LARGE_BNECK` (e.g. fewer stride-2 rows for small images).
-    """
-    return _build(MOBILENET_V3_LARGE_BNECK, MOBILENET_V3_LARGE_LAST_CHANNEL, width_mult, num_classes,
-                  dropout, bneck, in_channels)
+def mobilenet_v3_large(**kwargs: Any) -> MobileNetV3:
+    """MobileNetV3-Large: :func:`mobilenet_v3` with ``variant="large"`` (same keyword arguments)."""
+    return mobilenet_v3("large", **kwargs)
 
 
-def mobilenet_v3_small(
-    width_mult: float = 1.0,
-    num_classes: int = 1000,
-    dropout: float = 0.2,
-    bneck: Sequence[V3Bneck] | None = None,
-    in_channels: int = 3,
-) -> MobileNetV3:
-    """MobileNetV3-Small (torchvision-identical for the default arguments); see
-    :func:`mobilenet_v3_large` for the arguments. Default table :data:`MOBILENET_V3_SMALL_BNECK`."""
-    return _build(MOBILENET_V3_SMALL_BNECK, MOBILENET_V3_SMALL_LAST_CHANNEL, width_mult, num_classes,
-                  dropout, bneck, in_channels)
+def mobilenet_v3_small(**kwargs: Any) -> MobileNetV3:
+    """MobileNetV3-Small: :func:`mobilenet_v3` with ``variant="small"`` (same keyword arguments)."""
+    return mobilenet_v3("small", **kwargs)

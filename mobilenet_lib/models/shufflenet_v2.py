@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from mobilenet_lib.blocks import ConvNormAct, ShuffleV2Block
-from mobilenet_lib.models._common import ImageClassifier, positive_int
+from mobilenet_lib.blocks import ConvNormAct, NormFactory, ShuffleV2Block
+from mobilenet_lib.models.base import ImageClassifier
+from mobilenet_lib.validation import factory, positive_int, probability
 
 __all__ = [
     "ShuffleV2Stage",
@@ -60,6 +61,8 @@ def parse_shufflenet_width(width: Any) -> str:
             value = None
     elif isinstance(width, (int, float)) and not isinstance(width, bool):
         value = float(width)
+    else:
+        raise TypeError(f"width_mult must be a number or a string such as '1.0x', got {type(width).__name__}")
     name = f"{value:.1f}x" if value is not None else None
     if name not in SHUFFLENET_V2_WIDTHS:
         raise ValueError(
@@ -72,51 +75,71 @@ def parse_shufflenet_width(width: Any) -> str:
 class ShuffleNetV2(ImageClassifier):
     """ShuffleNet V2: ``conv1``, ``maxpool``, ``stage2``-``stage4``, ``conv5``, global mean, ``fc``.
 
-    Build it with :func:`shufflenet_v2`.
+    Build it with :func:`shufflenet_v2`. The classifier keeps torchvision's name ``fc``
+    (``classifier`` refers to it); ``dropout`` > 0 drops pooled features before it.
     """
 
     stage2: nn.Sequential
     stage3: nn.Sequential
     stage4: nn.Sequential
 
-    def __init__(self, width: str, num_classes: int, in_channels: int) -> None:
+    def __init__(self, width: str, num_classes: int, in_channels: int, dropout: float, norm_layer: NormFactory) -> None:
         super().__init__()
         self.width = width
+        self.width_mult = float(width.removesuffix("x"))
         self.in_channels = in_channels
+        self.drop_rate = dropout
         column = SHUFFLENET_V2_WIDTHS.index(width)
         rows = {row.name: row for row in SHUFFLENET_V2_STAGES}
         channels = rows["conv1"].channels[column]
-        self.conv1 = ConvNormAct(in_channels, channels, 3, rows["conv1"].stride)
+        self.conv1 = ConvNormAct(in_channels, channels, 3, rows["conv1"].stride, norm_layer=norm_layer)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         stride = rows["conv1"].stride * 2
         for name in ("stage2", "stage3", "stage4"):
             row = rows[name]
             out = row.channels[column]
-            units = [ShuffleV2Block(channels, out, row.stride)]
-            units += [ShuffleV2Block(out, out, 1) for _ in range(row.repeats - 1)]
+            units = [ShuffleV2Block(channels, out, row.stride, norm_layer)]
+            units += [ShuffleV2Block(out, out, 1, norm_layer) for _ in range(row.repeats - 1)]
             setattr(self, name, nn.Sequential(*units))
             channels, stride = out, stride * row.stride
-        self.conv5 = ConvNormAct(channels, rows["conv5"].channels[column], 1)
+        self.conv5 = ConvNormAct(channels, rows["conv5"].channels[column], 1, norm_layer=norm_layer)
         self.output_stride = stride
         self.num_features = rows["conv5"].channels[column]
         self.fc = nn.Linear(self.num_features, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+    @property
+    def classifier(self) -> nn.Module:  # type: ignore[override]
+        return self.fc
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.conv1(x))
-        x = self.stage4(self.stage3(self.stage2(x)))
-        x = self.conv5(x).mean([2, 3])  # global average pool
-        return self.fc(x)
+        return self.conv5(self.stage4(self.stage3(self.stage2(x))))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = x.mean([2, 3])  # global average pool, as torchvision's (no pooling module)
+        if self.drop_rate:
+            x = nn.functional.dropout(x, self.drop_rate, self.training)
+        return x if pre_logits else self.fc(x)
 
 
-def shufflenet_v2(width: str | float = "1.0x", num_classes: int = 1000, in_channels: int = 3) -> ShuffleNetV2:
-    """Build ShuffleNet V2 at one of the paper's widths ("0.5x", "1.0x", "1.5x", "2.0x").
+def shufflenet_v2(
+    width_mult: str | float = 1.0,
+    num_classes: int = 1000,
+    dropout: float = 0.0,
+    in_channels: int = 3,
+    norm_layer: NormFactory = nn.BatchNorm2d,
+) -> ShuffleNetV2:
+    """Build ShuffleNet V2 at one of the paper's widths: ``width_mult`` 0.5, 1.0, 1.5 or 2.0 (or
+    the paper's names "0.5x" ... "2.0x"); the stage widths are the paper's Table 5, not a scaling.
 
-    Torchvision-identical (``shufflenet_v2_x1_0`` etc.) for 3 input channels; weights keep
-    PyTorch's default initialization, as torchvision's do.
+    Torchvision-identical (``shufflenet_v2_x1_0`` etc.) for the defaults; weights keep PyTorch's
+    default initialization, as torchvision's do. ``dropout`` (torchvision has none) drops pooled
+    features before ``fc``.
     """
     return ShuffleNetV2(
-        width=parse_shufflenet_width(width),
+        width=parse_shufflenet_width(width_mult),
         num_classes=positive_int("num_classes", num_classes),
         in_channels=positive_int("in_channels", in_channels),
+        dropout=probability("dropout", dropout),
+        norm_layer=factory("norm_layer", norm_layer, allow_none=False),
     )

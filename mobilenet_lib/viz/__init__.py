@@ -10,13 +10,21 @@ Every module here follows the same contract, so a chapter notebook stays thin:
 - matplotlib and ipywidgets are imported inside the functions, so importing ``mobilenet_lib`` or
   a ``viz`` module never pulls them in.
 
-Modules:
+Modules (one per chapter, named after its notebook; the computations they draw are in
+``mobilenet_lib.experiments.<same name>``):
 
-- ``style``        the shared figure helper (size, colours) every module uses
-- ``conv``         the depthwise separable convolution chapter
-- ``activations``  the h-swish chapter
-- ``manifold``     the "ReLU and the manifold of interest" chapter
-- ``mobilenet_v1`` the MobileNet V1 chapter
+- ``style``                the shared figure helper (size, colours) every module uses
+- ``static_view``          kernel-free views: a plotting function pre-rendered over a grid
+- ``depthwise_separable``  photo convolutions, the cost calculator, where the compute goes
+- ``mobilenet_v1``         the α / ρ cost explorer, the sweep and training curves
+- ``manifold_collapse``    reconstructions, the dimension grid, the error curves
+- ``inverted_residuals``   the block diagrams and explorer, memory traces, the ablation
+- ``squeeze_excitation``   the SE demo on a photo, gates, SE cost, placement diagrams
+- ``hard_swish``           smooth vs hard activations, int8 error, timings, activation sites
+- ``mobilenet_v3``         bneck costs, the last stage, the search
+- ``road_to_mobilenet``    the group-convolution connectivity explorer
+- ``shufflenet_latency``   channel flow, latency against mult-adds, the guidelines
+- ``deployment``           speed of every prepared form, time against mult-adds
 
-Import a topic module directly: ``from mobilenet_lib.viz import conv``.
+Import a topic module directly: ``from mobilenet_lib.viz import depthwise_separable``.
 """

@@ -1,32 +1,30 @@
-"""Figures, tables and the widget of the chapter "From FLOPs to milliseconds".
+"""Figures and the widget of the chapter "From FLOPs to milliseconds".
 
-Reading the benchmark (``benchmarks/deploy.py`` writes ``benchmarks/results/deploy.json``):
+The numbers come from :mod:`mobilenet_lib.experiments.deployment` (the committed results of
+``benchmarks/deploy.py``) and :func:`mobilenet_lib.deploy.profile_layers`; this module only draws:
 
-- :func:`load_deploy_results`  the committed result file (or any other run's)
-- :func:`speed_rows`           one row per (batch size, form): ms, images/s, GFLOP/s, share of the
-                               matmul peak, speed-up over eager
-- :func:`accuracy_rows`        float32, prepared and int8 accuracy on the digits
 - :func:`plot_speed`           one metric of every form at one batch size (a pure function of the
                                controls, so :func:`~mobilenet_lib.viz.static_view.static_view` can
                                pre-render it)
 - :func:`speed_widget`         the chapter's widget: a batch-size and a metric menu around it
-
-Where the time goes:
-
 - :func:`plot_time_vs_macs`    each kind of layer's share of the mult-adds beside its share of the
-                               measured time (from :func:`mobilenet_lib.deploy.profile_layers`)
+                               measured time
 
 matplotlib and ipywidgets are imported inside the functions.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mobilenet_lib.experiments.deployment import (
+    FORM_LABELS,
+    METRICS,
+    batches,
+    checked_payload,
+    speed_rows,
+)
 from mobilenet_lib.viz.style import KIND_COLORS, new_figure
 
 if TYPE_CHECKING:
@@ -35,33 +33,11 @@ if TYPE_CHECKING:
     from mobilenet_lib.deploy import LatencyProfile
 
 __all__ = [
-    "FORM_LABELS",
-    "METRICS",
-    "DEFAULT_RESULTS",
-    "load_deploy_results",
-    "speed_rows",
-    "accuracy_rows",
     "plot_speed",
     "speed_widget",
     "plot_time_vs_macs",
 ]
 
-#: How the chapter names each form of the model (the benchmark's keys, in its order).
-FORM_LABELS: dict[str, str] = {
-    "eager": "eager",
-    "folded": "BN folded",
-    "folded+channels_last": "folded +\nchannels-last",
-    "compiled": "compiled\n(inductor)",
-    "int8": "int8",
-}
-
-#: The metrics :func:`plot_speed` can show: menu label -> key of a :func:`speed_rows` row.
-METRICS: dict[str, str] = {
-    "images/s": "images_per_s",
-    "× eager": "speedup",
-    "GFLOP/s": "gflops",
-    "% of matmul peak": "peak_pct",
-}
 
 _FORM_COLORS = {
     "eager": "#7f7f7f",
@@ -70,95 +46,6 @@ _FORM_COLORS = {
     "compiled": "#08519c",
     "int8": "#e6550d",
 }
-
-#: The committed result file of ``benchmarks/deploy.py`` (in the repository, beside the library).
-DEFAULT_RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "deploy.json"
-
-
-@functools.lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def load_deploy_results(path: str | Path | None = None) -> dict[str, Any]:
-    """The payload ``benchmarks/deploy.py`` wrote (``machine``, ``config``, ``results``).
-
-    ``None`` reads :data:`DEFAULT_RESULTS`. Cached per file and modification time, so a widget
-    can call it on every update. Treat the result as read-only.
-
-    Raises:
-        ValueError: if the file does not exist or is not a result of ``benchmarks/deploy.py``.
-    """
-    p = Path(DEFAULT_RESULTS if path is None else path)
-    if not p.is_file():
-        raise ValueError(f"no benchmark results at {p}; run `.venv/bin/python benchmarks/deploy.py` first")
-    payload = _load(str(p), p.stat().st_mtime)
-    if not isinstance(payload, dict) or "speed" not in payload.get("results", {}):
-        raise ValueError(f"{p} is not a result of benchmarks/deploy.py (no results.speed)")
-    return payload
-
-
-def _payload(payload: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if payload is None:
-        return load_deploy_results()
-    if not isinstance(payload, Mapping) or "speed" not in payload.get("results", {}):
-        raise ValueError("payload must be the dict benchmarks/deploy.py writes (see load_deploy_results)")
-    return payload
-
-
-def speed_rows(payload: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """One row per (batch size, form), in the benchmark's order.
-
-    Keys: ``batch``, ``form``, ``ms`` (median per batch), ``iqr_ms``, ``images_per_s``, ``gflops``
-    (2 × mult-adds / time), ``peak_pct`` (``gflops`` as a percentage of the large-matmul GFLOP/s of
-    the same run), ``speedup`` (eager's ms / this form's; ``None`` without an eager row),
-    ``first_call_s`` (the compile time for the compiled form) and ``max_relative_error`` (of the
-    logits against eager's; ``None`` for eager).
-
-    Raises:
-        ValueError: if ``payload`` is not a result of ``benchmarks/deploy.py``.
-    """
-    speed = _payload(payload)["results"]["speed"]
-    peak, macs = float(speed["matmul_gflops"]), int(speed["macs_per_image"])
-    rows = []
-    for b, forms in speed["batches"].items():
-        base = forms["eager"]["timing"]["median_ms"] if "eager" in forms else None
-        for form, r in forms.items():
-            ms = float(r["timing"]["median_ms"])
-            gflops = 2 * macs * int(b) / (ms / 1e3) / 1e9
-            rows.append({
-                "batch": int(b),
-                "form": form,
-                "ms": ms,
-                "iqr_ms": float(r["timing"]["iqr_ms"]),
-                "images_per_s": int(b) / (ms / 1e3),
-                "gflops": gflops,
-                "peak_pct": 100 * gflops / peak,
-                "speedup": base / ms if base else None,
-                "first_call_s": r.get("first_call_s"),
-                "max_relative_error": r.get("max_relative_error") if form != "eager" else None,
-            })
-    return rows
-
-
-def accuracy_rows(payload: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Test accuracy (%) on the digits of the float32 model, the prepared one and the int8 one.
-
-    Raises:
-        ValueError: if the payload holds no accuracy part (the run had ``--skip-accuracy``).
-    """
-    acc = _payload(payload)["results"].get("accuracy")
-    if not acc:
-        raise ValueError("these results have no accuracy part (benchmarks/deploy.py ran with --skip-accuracy)")
-    return [
-        {"model": "float32 (eager)", "accuracy_pct": 100 * acc["fp32_accuracy"]},
-        {"model": "float32 (prepared)", "accuracy_pct": 100 * acc["prepared_accuracy"]},
-        {"model": "int8", "accuracy_pct": 100 * acc["int8_accuracy"]},
-    ]
-
-
-def _batches(payload: Mapping[str, Any]) -> list[int]:
-    return [int(b) for b in payload["results"]["speed"]["batches"]]
 
 
 def plot_speed(payload: Mapping[str, Any] | None = None, batch: int = 16, metric: str = "images/s") -> Figure:
@@ -170,12 +57,12 @@ def plot_speed(payload: Mapping[str, Any] | None = None, batch: int = 16, metric
     Raises:
         ValueError: for a metric not in :data:`METRICS` or a batch size the run did not time.
     """
-    payload = _payload(payload)
+    payload = checked_payload(payload)
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
-    batches = _batches(payload)
-    if batch not in batches:
-        raise ValueError(f"batch must be one of the timed batch sizes {batches}, got {batch!r}")
+    timed = batches(payload)
+    if batch not in timed:
+        raise ValueError(f"batch must be one of the timed batch sizes {timed}, got {batch!r}")
     rows = [r for r in speed_rows(payload) if r["batch"] == batch]
     key = METRICS[metric]
     values = [r[key] if r[key] is not None else 0.0 for r in rows]
@@ -209,9 +96,9 @@ def speed_widget(payload: Mapping[str, Any] | None = None, batch: int = 16, metr
     import ipywidgets as widgets
     from IPython.display import display
 
-    payload = _payload(payload)
+    payload = checked_payload(payload)
     plot_speed(payload, batch, metric).clear()  # validates the starting values before any widget exists
-    batch_w = widgets.ToggleButtons(options=_batches(payload), value=batch, description="batch")
+    batch_w = widgets.ToggleButtons(options=batches(payload), value=batch, description="batch")
     metric_w = widgets.Dropdown(options=list(METRICS), value=metric, description="show")
     out = widgets.Output()
 

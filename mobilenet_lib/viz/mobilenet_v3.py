@@ -1,89 +1,32 @@
-"""Tables and figures of the MobileNet V3 chapter.
+"""Figures of the MobileNet V3 chapter (the numbers: :mod:`mobilenet_lib.experiments.mobilenet_v3`).
 
-- :func:`bneck_table`        the paper's Table 1 / Table 2, generated from the library's tables.
+- :func:`plot_bneck_costs`   mult-adds of every bneck row by part (expansion, depthwise, SE,
+                             projection), from :func:`~mobilenet_lib.experiments.mobilenet_v3.bneck_costs`.
 - :func:`plot_last_stage`    per-layer mult-adds and parameters of the original and the efficient
-                             last stage (:mod:`mobilenet_lib.v3_redesign`).
-- :func:`plot_search`        mult-adds against measured latency for a :func:`~mobilenet_lib.search.random_search`.
-- :func:`bneck_costs`, :func:`plot_bneck_costs`  mult-adds of every bneck row by part (expansion,
-                             depthwise, SE, projection), from the table and the cost formulas.
+                             last stage.
+- :func:`plot_search`        mult-adds against measured latency for a
+                             :func:`~mobilenet_lib.experiments.mobilenet_v3.random_search`.
 
-Pure functions returning a bare matplotlib ``Figure`` or a Markdown string; matplotlib is imported
-inside the functions.
+Pure functions returning a bare matplotlib ``Figure``; matplotlib is imported inside the functions.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
-from mobilenet_lib.viz.style import KIND_COLORS, markdown_table, new_figure
+from mobilenet_lib.experiments.mobilenet_v3 import BNECK_PARTS, bneck_costs
+from mobilenet_lib.viz.style import KIND_COLORS, new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from mobilenet_lib.search import SearchResult
+    from mobilenet_lib.experiments.mobilenet_v3 import SearchResult
 
-__all__ = ["bneck_table", "plot_last_stage", "plot_search", "BneckCost", "bneck_costs", "plot_bneck_costs"]
-
-#: The parts of a bneck, in the order they run, with the layer kind that colours them.
-BNECK_PARTS: tuple[tuple[str, str], ...] = (
-    ("expand", "pointwise"), ("depthwise", "depthwise"), ("se", "linear"), ("project", "pointwise")
-)
-
-
-class BneckCost(NamedTuple):
-    """Mult-adds of one bneck row by part, with what the row is (index from 0, as in the library)."""
-
-    index: int
-    size: int  # map size after the block's stride (where depthwise, SE and projection run)
-    expanded: int
-    activation: str
-    use_se: bool
-    expand: int
-    depthwise: int
-    se: int
-    project: int
-
-    @property
-    def total(self) -> int:
-        return self.expand + self.depthwise + self.se + self.project
-
-
-def _v3_table(variant: str) -> tuple:
-    from mobilenet_lib.models import mobilenet_v3 as v3
-
-    tables = {"large": v3.MOBILENET_V3_LARGE_BNECK, "small": v3.MOBILENET_V3_SMALL_BNECK}
-    if variant not in tables:
-        raise ValueError(f"variant must be 'large' or 'small', got {variant!r}")
-    return tables[variant]
-
-
-def bneck_costs(variant: str = "large", input_size: int = 224) -> list[BneckCost]:
-    """Mult-adds of every bneck row of MobileNet V3 at ``input_size``, by part.
-
-    Computed from the architecture table with the cost formulas of :mod:`mobilenet_lib.costs`
-    (no model is built): the expansion (absent when the exp size equals the input width), the
-    depthwise convolution, the SE's two fully connected layers (bottleneck
-    ``make_divisible(exp // 4, 8)``) and the projection. Batch norm and the SE's per-value scaling
-    are not mult-adds, as in ``count_macs``.
-    """
-    from mobilenet_lib.blocks import make_divisible
-    from mobilenet_lib.costs import conv_output_size, depthwise_conv_cost, pointwise_conv_cost
-    from mobilenet_lib.models import mobilenet_v3 as v3
-
-    table = _v3_table(variant)
-    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32:
-        raise ValueError(f"input_size must be an int >= 32, got {input_size!r}")
-    size, channels = conv_output_size(input_size, 3, 2, 1), v3.MOBILENET_V3_STEM_CHANNELS
-    out = []
-    for i, r in enumerate(table):
-        expand = pointwise_conv_cost(channels, r.expanded, size).macs if r.expanded != channels else 0
-        size = conv_output_size(size, r.kernel, r.stride, r.kernel // 2)
-        se = 2 * r.expanded * make_divisible(r.expanded // 4, 8) if r.use_se else 0
-        out.append(BneckCost(i, size, r.expanded, r.activation, r.use_se, expand,
-                             depthwise_conv_cost(r.kernel, r.expanded, size).macs, se,
-                             pointwise_conv_cost(r.expanded, r.out_channels, size).macs))
-        channels = r.out_channels
-    return out
+__all__ = [
+    "plot_last_stage",
+    "plot_search",
+    "plot_bneck_costs",
+]
 
 
 def plot_bneck_costs(variant: str = "large", input_size: int = 224) -> Figure:
@@ -121,41 +64,6 @@ def plot_bneck_costs(variant: str = "large", input_size: int = 224) -> Figure:
     return fig
 
 
-def bneck_table(variant: str = "large", input_size: int = 224, num_classes: int = 1000) -> str:
-    """The paper's architecture table as Markdown, one row per layer, from the library's table.
-
-    Columns as in the paper: input (H² × C), operator, exp size, #out, SE, NL, s. "NBN" marks the
-    two layers after pooling, which have no batch norm.
-    """
-    from mobilenet_lib.costs import conv_output_size
-    from mobilenet_lib.models import mobilenet_v3 as v3
-
-    tables = {
-        "large": (v3.MOBILENET_V3_LARGE_BNECK, v3.MOBILENET_V3_LARGE_LAST_CHANNEL),
-        "small": (v3.MOBILENET_V3_SMALL_BNECK, v3.MOBILENET_V3_SMALL_LAST_CHANNEL),
-    }
-    if variant not in tables:
-        raise ValueError(f"variant must be 'large' or 'small', got {variant!r}")
-    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32:
-        raise ValueError(f"input_size must be an int >= 32, got {input_size!r}")
-    bneck, last = tables[variant]
-    stem = v3.MOBILENET_V3_STEM_CHANNELS
-    rows = [[f"{input_size}² × 3", "conv2d 3×3", "–", stem, "", "HS", 2]]
-    size, channels = conv_output_size(input_size, 3, 2, 1), stem
-    for r in bneck:
-        rows.append([f"{size}² × {channels}", f"bneck {r.kernel}×{r.kernel}", r.expanded, r.out_channels,
-                     "✓" if r.use_se else "", r.activation, r.stride])
-        size, channels = conv_output_size(size, r.kernel, r.stride, r.kernel // 2), r.out_channels
-    head = 6 * channels
-    rows += [
-        [f"{size}² × {channels}", "conv2d 1×1", "–", head, "", "HS", 1],
-        [f"{size}² × {head}", f"pool {size}×{size}", "–", "–", "", "–", 1],
-        [f"1² × {head}", "conv2d 1×1, NBN", "–", last, "", "HS", 1],
-        [f"1² × {last}", "conv2d 1×1, NBN", "–", num_classes, "", "–", 1],
-    ]
-    return markdown_table(["input", "operator", "exp size", "#out", "SE", "NL", "s"], rows)
-
-
 def plot_last_stage(kernel_size: int = 3) -> Figure:
     """Mult-adds (left) and parameters (right) of each layer of the two last stages, stacked.
 
@@ -163,7 +71,10 @@ def plot_last_stage(kernel_size: int = 3) -> Figure:
     V3-Large's last bneck.
     """
     from mobilenet_lib.costs import layer_table
-    from mobilenet_lib.v3_redesign import efficient_last_stage, original_last_stage
+    from mobilenet_lib.experiments.mobilenet_v3 import (
+        efficient_last_stage,
+        original_last_stage,
+    )
 
     stages = {
         "original": layer_table(original_last_stage(kernel_size=kernel_size), (1, 160, 7, 7)),

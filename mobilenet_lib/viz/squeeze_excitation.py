@@ -2,7 +2,7 @@
 
 Pure plotting functions that return a bare matplotlib ``Figure`` and thin ipywidgets wrappers;
 matplotlib and ipywidgets are imported inside the functions. The experiments they draw live in
-:mod:`mobilenet_lib.se_study`.
+:mod:`mobilenet_lib.experiments.squeeze_excitation`.
 
 - :func:`plot_se_demo`          a photo through the hand-set SE: gates and maps before/after.
 - :func:`plot_gate_comparison`  gates for the photo, the rotated photo and an untrained SE.
@@ -13,24 +13,22 @@ matplotlib and ipywidgets are imported inside the functions. The experiments the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import lru_cache
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mobilenet_lib import se_study
+from mobilenet_lib.experiments import squeeze_excitation as se_study
+from mobilenet_lib.experiments.squeeze_excitation import v3_cost_without_se
 
 if TYPE_CHECKING:  # imported lazily at run time
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from mobilenet_lib.costs import Cost
 
 __all__ = [
     "SHOWN_CHANNELS",
     "REDUCTIONS",
     "plot_se_demo",
     "plot_gate_comparison",
-    "v3_cost_without_se",
     "plot_se_cost",
     "plot_se_placement",
     "se_demo_widget",
@@ -80,7 +78,7 @@ def plot_se_demo(
 ) -> Figure:
     """The photo, its eight squeezed channel means, the SE's gates, and four maps before/after.
 
-    Parameters as :func:`mobilenet_lib.se_study.se_demo`. The maps of :data:`SHOWN_CHANNELS`
+    Parameters as :func:`mobilenet_lib.experiments.squeeze_excitation.se_demo`. The maps of :data:`SHOWN_CHANNELS`
     are drawn before (top) and after (bottom) scaling, each channel on one colour scale.
     """
     from matplotlib.figure import Figure
@@ -126,26 +124,6 @@ def plot_gate_comparison(image: str = "china", strength: float = 4.0, seed: int 
     _bar_gates(axes[1], turned, f"hand-set SE: {image} turned 90°")
     _bar_gates(axes[2], untrained, f"untrained SE (seed {seed}): {image}")
     return fig
-
-
-@lru_cache(maxsize=4)
-def v3_cost_without_se(variant: str = "large", input_size: int = 224) -> Cost:
-    """Parameters and mult-adds of MobileNet V3 with every SE removed (counted once, then cached)."""
-    import torch
-
-    from mobilenet_lib.costs import Cost, count_macs, count_params
-    from mobilenet_lib.models import mobilenet_v3 as v3
-
-    builders: dict[str, tuple[Callable[..., Any], Sequence[Any]]] = {
-        "large": (v3.mobilenet_v3_large, v3.MOBILENET_V3_LARGE_BNECK),
-        "small": (v3.mobilenet_v3_small, v3.MOBILENET_V3_SMALL_BNECK),
-    }
-    if variant not in builders:
-        raise ValueError(f"variant must be 'large' or 'small', got {variant!r}")
-    build, table = builders[variant]
-    with torch.device("meta"):  # shapes only: counting needs no real weights or arithmetic
-        model = build(bneck=[row._replace(use_se=False) for row in table])
-    return Cost(count_params(model), count_macs(model, (1, 3, input_size, input_size)))
 
 
 def plot_se_cost(reduction: float = 4, variant: str = "large", divisor: int = 8) -> Figure:

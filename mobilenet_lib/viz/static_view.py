@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
+from mobilenet_lib.validation import integer
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -170,10 +172,8 @@ def figure_png(fig: Figure, dpi: int = 96, colors: int = 256) -> bytes:
     """
     from PIL import Image
 
-    if not (isinstance(dpi, int) and 30 <= dpi <= 300):
-        raise ValueError(f"dpi must be an integer in [30, 300], got {dpi!r}")
-    if not (isinstance(colors, int) and 2 <= colors <= 256):
-        raise ValueError(f"colors must be an integer in [2, 256], got {colors!r}")
+    dpi = integer("dpi", dpi, low=30, high=300)
+    colors = integer("colors", colors, low=2, high=256)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")

@@ -5,13 +5,12 @@ matplotlib is imported inside :func:`new_figure`, so importing this module costs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["KIND_COLORS", "new_figure", "markdown_table", "as_jpeg"]
+__all__ = ["KIND_COLORS", "new_figure", "as_jpeg"]
 
 #: One colour per kind of layer, used wherever a figure compares them (layer kinds as in
 #: ``mobilenet_lib.costs.LAYER_KINDS``, plus "standard" for a full convolution in a comparison).
@@ -36,35 +35,6 @@ def new_figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: str = "right") -> str:
-    """A Markdown (GFM/MyST) table: ``header`` cells, then one line per row.
-
-    Cells are written with ``str``; columns whose cells in every row are numbers are aligned
-    right (``numeric="right"``) or left. Wrap the result in ``IPython.display.Markdown`` to show it
-    in a notebook; the book renders it as a real table.
-    """
-    header = [str(h) for h in header]
-    if not header:
-        raise ValueError("header must name at least one column")
-    if numeric not in {"right", "left"}:
-        raise ValueError(f"numeric must be 'right' or 'left', got {numeric!r}")
-    body = [list(r) for r in rows]
-    for i, row in enumerate(body):
-        if len(row) != len(header):
-            raise ValueError(f"row {i} has {len(row)} cells, the header has {len(header)}")
-
-    def is_number(x: Any) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-    align = [
-        "---:" if numeric == "right" and body and all(is_number(r[j]) for r in body) else "---"
-        for j in range(len(header))
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
-    return "\n".join(lines)
 
 
 def as_jpeg(fig: Figure, quality: int = 85, dpi: int = 100) -> Any:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys

@@ -1,0 +1,139 @@
+"""The deployment chapter's study: what each inference step buys, read from the committed benchmark.
+
+``benchmarks/deploy.py`` times MobileNet V2 in every form the library can prepare (eager, batch
+norm folded, channels-last, compiled, int8) and measures int8 accuracy on the digits; it writes
+``benchmarks/results/deploy.json``. :func:`load_deploy_results` reads that file (cached, so a
+widget can call it on every move), :func:`speed_rows` turns it into one row per (batch, form) with
+images/s, speed-up over eager, GFLOP/s and the share of the machine's matmul peak, and
+:func:`accuracy_rows` gives the accuracy of each form.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FORM_LABELS",
+    "METRICS",
+    "DEFAULT_RESULTS",
+    "load_deploy_results",
+    "speed_rows",
+    "accuracy_rows",
+    "checked_payload",
+    "batches",
+]
+
+
+#: How the chapter names each form of the model (the benchmark's keys, in its order).
+FORM_LABELS: dict[str, str] = {
+    "eager": "eager",
+    "folded": "BN folded",
+    "folded+channels_last": "folded +\nchannels-last",
+    "compiled": "compiled\n(inductor)",
+    "int8": "int8",
+}
+
+
+#: The metrics :func:`plot_speed` can show: menu label -> key of a :func:`speed_rows` row.
+METRICS: dict[str, str] = {
+    "images/s": "images_per_s",
+    "× eager": "speedup",
+    "GFLOP/s": "gflops",
+    "% of matmul peak": "peak_pct",
+}
+
+
+#: The committed result file of ``benchmarks/deploy.py`` (in the repository, beside the library).
+DEFAULT_RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "deploy.json"
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def load_deploy_results(path: str | Path | None = None) -> dict[str, Any]:
+    """The payload ``benchmarks/deploy.py`` wrote (``machine``, ``config``, ``results``).
+
+    ``None`` reads :data:`DEFAULT_RESULTS`. Cached per file and modification time, so a widget
+    can call it on every update. Treat the result as read-only.
+
+    Raises:
+        ValueError: if the file does not exist or is not a result of ``benchmarks/deploy.py``.
+    """
+    p = Path(DEFAULT_RESULTS if path is None else path)
+    if not p.is_file():
+        raise ValueError(f"no benchmark results at {p}; run `.venv/bin/python benchmarks/deploy.py` first")
+    payload = _load(str(p), p.stat().st_mtime)
+    if not isinstance(payload, dict) or "speed" not in payload.get("results", {}):
+        raise ValueError(f"{p} is not a result of benchmarks/deploy.py (no results.speed)")
+    return payload
+
+
+def checked_payload(payload: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """``payload`` if it is a ``benchmarks/deploy.py`` result; ``None`` reads the committed file."""
+    if payload is None:
+        return load_deploy_results()
+    if not isinstance(payload, Mapping) or "speed" not in payload.get("results", {}):
+        raise ValueError("payload must be the dict benchmarks/deploy.py writes (see load_deploy_results)")
+    return payload
+
+
+def speed_rows(payload: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per (batch size, form), in the benchmark's order.
+
+    Keys: ``batch``, ``form``, ``ms`` (median per batch), ``iqr_ms``, ``images_per_s``, ``gflops``
+    (2 × mult-adds / time), ``peak_pct`` (``gflops`` as a percentage of the large-matmul GFLOP/s of
+    the same run), ``speedup`` (eager's ms / this form's; ``None`` without an eager row),
+    ``first_call_s`` (the compile time for the compiled form) and ``max_relative_error`` (of the
+    logits against eager's; ``None`` for eager).
+
+    Raises:
+        ValueError: if ``payload`` is not a result of ``benchmarks/deploy.py``.
+    """
+    speed = checked_payload(payload)["results"]["speed"]
+    peak, macs = float(speed["matmul_gflops"]), int(speed["macs_per_image"])
+    rows = []
+    for b, forms in speed["batches"].items():
+        base = forms["eager"]["timing"]["median_ms"] if "eager" in forms else None
+        for form, r in forms.items():
+            ms = float(r["timing"]["median_ms"])
+            gflops = 2 * macs * int(b) / (ms / 1e3) / 1e9
+            rows.append({
+                "batch": int(b),
+                "form": form,
+                "ms": ms,
+                "iqr_ms": float(r["timing"]["iqr_ms"]),
+                "images_per_s": int(b) / (ms / 1e3),
+                "gflops": gflops,
+                "peak_pct": 100 * gflops / peak,
+                "speedup": base / ms if base else None,
+                "first_call_s": r.get("first_call_s"),
+                "max_relative_error": r.get("max_relative_error") if form != "eager" else None,
+            })
+    return rows
+
+
+def accuracy_rows(payload: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Test accuracy (%) on the digits of the float32 model, the prepared one and the int8 one.
+
+    Raises:
+        ValueError: if the payload holds no accuracy part (the run had ``--skip-accuracy``).
+    """
+    acc = checked_payload(payload)["results"].get("accuracy")
+    if not acc:
+        raise ValueError("these results have no accuracy part (benchmarks/deploy.py ran with --skip-accuracy)")
+    return [
+        {"model": "float32 (eager)", "accuracy_pct": 100 * acc["fp32_accuracy"]},
+        {"model": "float32 (prepared)", "accuracy_pct": 100 * acc["prepared_accuracy"]},
+        {"model": "int8", "accuracy_pct": 100 * acc["int8_accuracy"]},
+    ]
+
+
+def batches(payload: Mapping[str, Any]) -> list[int]:
+    """The batch sizes the benchmark timed."""
+    return [int(b) for b in payload["results"]["speed"]["batches"]]
