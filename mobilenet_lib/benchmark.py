@@ -514,11 +514,34 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def instruction_sets() -> dict[str, Any]:
+    """Which SIMD kernels this process gets: the CPU's vector extensions (from ``/proc/cpuinfo``),
+    the ATen kernel level torch picked, and any override in ``ATEN_CPU_CAPABILITY`` /
+    ``ONEDNN_MAX_CPU_ISA``. Training and timing results depend on these."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+    return {
+        "cpu_flags": [f for f in wanted if f in flags],
+        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY"),
+        "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+    }
+
+
 def machine_info(threads: int | None = None) -> dict[str, Any]:
     """What a benchmark result must record about its machine.
 
-    CPU model, logical CPUs, the torch threads the measurement used (``threads``, or the current
-    setting), torch / Python / OS versions, the UTC date and time, and the 1/5/15-minute load
+    CPU model, its instruction sets (:func:`instruction_sets`), logical CPUs, the torch threads the
+    measurement used (``threads``, or the current setting), torch / Python / OS versions, the UTC
+    date and time, and the 1/5/15-minute load
     averages (a loaded machine gives slower, noisier numbers; the load says how much to trust them).
     """
     threads = _threads(threads)
@@ -528,6 +551,7 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
         load = None
     return {
         "cpu_model": cpu_model(),
+        "instruction_sets": instruction_sets(),
         "logical_cpus": os.cpu_count(),
         "threads": threads if threads is not None else torch.get_num_threads(),
         "torch_version": torch.__version__,

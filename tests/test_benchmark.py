@@ -177,7 +177,20 @@ def test_machine_info_records_what_a_result_needs() -> None:
     assert info["date_utc"].endswith("Z") and info["logical_cpus"] >= 1
     load = info["load_average_1_5_15"]
     assert load is None or len(load) == 3
+    isa = info["instruction_sets"]
+    assert isa["aten_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert set(isa["cpu_flags"]) <= {"sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"}
     json.dumps(info)  # must be JSON-ready
+
+
+def test_instruction_sets_follow_the_override() -> None:
+    import subprocess
+    import sys
+
+    code = "from mobilenet_lib.benchmark import instruction_sets as i; print(i()['aten_cpu_capability'], i()['ATEN_CPU_CAPABILITY'])"
+    env = {**__import__("os").environ, "ATEN_CPU_CAPABILITY": "default"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["DEFAULT", "default"]
 
 
 def test_results_round_trip_and_errors(tmp_path) -> None:

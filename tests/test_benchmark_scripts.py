@@ -79,3 +79,17 @@ def test_guidelines_script_rejects_bad_widths(tmp_path: Path) -> None:
 def test_scripts_document_their_full_command(script: str) -> None:
     text = (ROOT / "benchmarks" / script).read_text()
     assert f".venv/bin/python benchmarks/{script}" in text
+
+
+def test_widgets_script_tiny(tmp_path: Path) -> None:
+    _run("widgets.py", "--widgets", "mobilenet_v1.cost_widget", "--rounds", "1", "--positions", "2",
+         "--out-dir", str(tmp_path), "--name", "tiny")
+    payload = load_results(tmp_path / "tiny.json")
+    assert payload["config"]["rounds"] == 1 and payload["config"]["budget_ms"] > 0
+    assert payload["machine"]["instruction_sets"]["aten_cpu_capability"]
+    (row,) = payload["results"]
+    assert row["widget"] == "mobilenet_v1.cost_widget" and row["moves"] > 0
+    assert 0 < row["median_ms"] <= row["p90_ms"] <= row["worst_ms"]
+    assert row["max_work_per_move"]["module_calls"] == 0  # a look-up and a redraw, no model run
+    md = (tmp_path / "tiny.md").read_text()
+    assert "| mobilenet_v1.cost_widget |" in md and "ATen kernels" in md

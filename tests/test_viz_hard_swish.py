@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import statistics
-import time
-
 import pytest
 
 from mobilenet_lib.benchmark import Timing
@@ -82,20 +78,6 @@ def test_widget_builds_and_updates():
     pair.value = "sigmoid"
     center.value = 1.0
     half_width.value = 2.0  # each change re-runs the callback; any exception would surface here
-
-
-def test_widget_update_is_fast():
-    # the callback draws one figure and renders it; drive it over the sliders' range
-    times = []
-    for pair in viz.PAIRS:
-        for center in (-8.0, 0.0, 8.0):
-            for half_width in (0.1, 1.0, 10.0):
-                t0 = time.perf_counter()
-                fig = viz.plot_activations(pair, center, half_width)
-                fig.savefig(io.BytesIO(), format="png", dpi=72)
-                times.append(time.perf_counter() - t0)
-    # target: well under 200 ms on 2 idle cores; generous margin for a loaded test machine
-    assert statistics.median(times) < 1.0
 
 
 def test_plot_activation_sites_skips_pooled_maps_and_totals_by_kind():

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
-import numpy as np
 import pytest
 import torch
 
@@ -26,8 +24,6 @@ from mobilenet_lib.experiments.inverted_residuals import (
 from mobilenet_lib.memory import activation_memory
 from mobilenet_lib.models.mobilenet_v2 import MOBILENET_V2_SETTINGS, mobilenet_v2  # noqa: E402
 from mobilenet_lib.viz.inverted_residuals import (
-    WIDGET_CHANNELS,
-    WIDGET_RESOLUTIONS,
     block_widget,
     plot_ablation,
     plot_block,
@@ -141,23 +137,16 @@ def test_block_comparison_draws_both_blocks():
     assert "ResNet" in titles[0] and "Inverted" in titles[1]
 
 
-def test_block_widget_redraws_well_under_200_ms():
+def test_block_widget_controls_and_extreme_settings():
     pytest.importorskip("ipywidgets")
     box = block_widget()
     controls = [c for row in box.children[:2] for c in row.children]
     assert {c.description for c in controls} == {"in channels", "out channels", "resolution", "expansion t", "stride"}
     controls[0].value = 96  # drive the real callback once
-    times = []
-    settings = [(c, c, 6, 1, r) for c, r in zip(WIDGET_CHANNELS, WIDGET_RESOLUTIONS[::-1] + (7, 7))]
-    settings += [(320, 320, 10, 1, 112), (16, 24, 6, 2, 112), (160, 320, 1, 2, 7)]
-    for setting in settings:
-        start = time.process_time()
+    # The largest and the strided settings draw; work per move is bounded in
+    # test_widget_responsiveness.py, its time measured by benchmarks/widgets.py.
+    for setting in [(320, 320, 10, 1, 112), (16, 24, 6, 2, 112), (160, 320, 1, 2, 7)]:
         _render(plot_block(*setting))
-        times.append(time.process_time() - start)
-    # CPU time of this process (figure building and PNG rendering are single-threaded), so other
-    # jobs on a shared machine do not count against the 200 ms budget; the median allows for a
-    # few slow outliers (garbage collection, first-use imports).
-    assert np.median(times) < 0.2, f"median redraw {1e3 * np.median(times):.0f} ms"
 
 
 def test_memory_traces_plot():

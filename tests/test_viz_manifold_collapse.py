@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import numpy as np
 import pytest
@@ -66,27 +65,20 @@ def test_collapse_curves_plot():
         plot_collapse_curves([])
 
 
-def test_widget_redraws_well_under_200_ms_across_its_range():
+def test_widget_sliders_span_the_range_and_drive_the_callback():
     pytest.importorskip("ipywidgets")
     box = manifold_widget()
     sliders = {c.description: c for c in box.children[0].children}
     assert (sliders["n"].min, sliders["n"].max) == WIDGET_DIMS
-    # Drive the real callback (the output area records the figures it displays) ...
+    # Drive the real callback (the output area records the figures it displays); how much work
+    # each move does is bounded in test_widget_responsiveness.py, its time in benchmarks/widgets.py.
     for n in (2, 17, 50):
         sliders["n"].value = n
     sliders["activation"].value = "hswish"
     sliders["seed"].value = 3
-    # ... and time the full redraw, rendering included, over the range of every control.
-    times = []
-    for n in range(WIDGET_DIMS[0], WIDGET_DIMS[1] + 1, 12):
+    for n in range(WIDGET_DIMS[0], WIDGET_DIMS[1] + 1, 24):
         for activation in ("relu", "relu6", "linear", "hswish"):
-            start = time.process_time()
-            _render(plot_reconstruction(n=n, seed=n % 7, activation=activation))
-            times.append(time.process_time() - start)
-    # CPU time of this process (figure building and PNG rendering are single-threaded), so other
-    # jobs on a shared machine do not count against the 200 ms budget; the median allows for a
-    # few slow outliers (garbage collection, first-use imports).
-    assert np.median(times) < 0.2, f"median redraw {1e3 * np.median(times):.0f} ms"
+            assert _render(plot_reconstruction(n=n, seed=n % 7, activation=activation)).startswith(b"\x89PNG")
 
 
 def test_widget_rejects_unknown_activation():

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import io
-import statistics
-import time
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
@@ -78,14 +77,11 @@ def test_widget_keeps_groups_valid_when_channels_change() -> None:
         gc.group_conv_widget(c_in=100)
 
 
-def test_redraw_is_fast() -> None:
-    gc.plot_group_conv()  # first-use imports are not part of an update
-    times = []
+def test_redraw_renders_across_the_controls() -> None:
+    # Work per move is bounded in test_widget_responsiveness.py, its time in benchmarks/widgets.py.
     for c_in, c_out in [(8, 8), (16, 32), (64, 64), (48, 24)]:
-        for g in gcx.valid_groups(c_in, c_out)[::2]:
-            start = time.process_time()
-            gc.plot_group_conv(c_in, c_out, g).savefig(io.BytesIO(), format="png")
-            times.append(time.process_time() - start)
-    # CPU time of this process (so other jobs on a shared machine do not count); target well
-    # under 200 ms on an idle machine
-    assert statistics.median(times) < 0.2, f"median redraw {1e3 * statistics.median(times):.0f} ms"
+        for g in gcx.valid_groups(c_in, c_out)[::3]:
+            png = io.BytesIO()
+            gc.plot_group_conv(c_in, c_out, g).savefig(png, format="png")
+            assert png.getvalue().startswith(b"\x89PNG")
+    plt.close("all")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import io
-import statistics
-import time
 
+import matplotlib.pyplot as plt
 import pytest
 
 from mobilenet_lib.benchmark import ModelLatency, Timing
@@ -46,20 +45,19 @@ def test_plot_channel_flow_titles_say_how_many_groups_reach_an_output() -> None:
         sv.plot_channel_flow(3, 0)
 
 
-def test_channel_shuffle_widget_redraws_fast() -> None:
+def test_channel_shuffle_widget_draws_every_setting() -> None:
     pytest.importorskip("ipywidgets")
     box = sv.channel_shuffle_widget()
     g, n = box.children[0].children
     g.value, n.value = 4, 3  # drive the real callback
-    sv.plot_channel_flow()
-    times = []
+    # Every setting the sliders allow renders; the work per move is bounded in
+    # test_widget_responsiveness.py and its time measured by benchmarks/widgets.py.
     for groups in range(1, sv.MAX_GROUPS + 1):
-        for per_group in (1, 2, sv.MAX_PER_GROUP):
-            start = time.process_time()
-            sv.plot_channel_flow(groups, per_group).savefig(io.BytesIO(), format="png")
-            times.append(time.process_time() - start)
-    # CPU time of this process; target well under 200 ms on an idle machine
-    assert statistics.median(times) < 0.2, f"median redraw {1e3 * statistics.median(times):.0f} ms"
+        for per_group in (1, sv.MAX_PER_GROUP):
+            png = io.BytesIO()
+            sv.plot_channel_flow(groups, per_group).savefig(png, format="png")
+            assert png.getvalue().startswith(b"\x89PNG")
+    plt.close("all")
 
 
 # ------------------------------------------------------------------------------------------

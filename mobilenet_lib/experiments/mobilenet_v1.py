@@ -47,6 +47,7 @@ from mobilenet_lib.validation import positive_float, positive_int
 
 __all__ = [
     "PaperPoint",
+    "DIGITS_ACCURACY_FLOOR",
     "PAPER_WIDTH",
     "PAPER_RESOLUTION",
     "PAPER_FULL_CONV",
@@ -296,6 +297,11 @@ class DigitsRun:
 
 #: How the chapter trains on the digits (shared by the notebook, the sweep script and the tests).
 DIGITS_RECIPE: dict[str, Any] = {"epochs": 8, "lr": 0.01, "batch_size": 32, "optimizer": "adamw", "weight_decay": 0.0}
+
+#: What the chapter claims of that run at alpha = 0.25, 32 px, seed 0. A run repeats bit for bit on
+#: one CPU, but other SIMD kernels (AVX-512, AVX2, SSE) round differently and the last digits move
+#: (97.33 % with AVX-512, 96.67 % with AVX2 were seen), so the page states a floor, not the figure.
+DIGITS_ACCURACY_FLOOR = 0.95
 
 
 def train_digits_v1(
