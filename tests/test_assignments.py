@@ -6,7 +6,9 @@ reference itself (full marks), the starter (the student version, unanswered: zer
 mistakes (one edit each of the reference: each loses exactly the points of the parts it breaks,
 with a message that names the mistake) and hostile notebooks (an endless loop, an exception, a
 loop that swallows the time-limit alarm, deleting files, reading the hidden tests and the
-solutions, megabytes of output). Short time limits keep the run to well under two minutes.
+solutions, megabytes of output). Short time limits and two workers keep the run to about a
+minute. The attacks of issue 16 are in tests/test_grading_attacks.py. Needs bubblewrap (bwrap):
+without it grading refuses to run, and these tests fail saying how to install it.
 """
 
 from __future__ import annotations
@@ -130,6 +132,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def graded(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One grading run over every submission; returns the folders, the results and the file hashes."""
+    if shutil.which("bwrap") is None:
+        pytest.fail("bubblewrap (bwrap) is not installed, and grading refuses to run without it: "
+                    "apt-get install -y bubblewrap (scripts/test installs it)")
     subs = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("grades")
     ref = {n: _nb(built / n / "autograder" / f"{n}.ipynb") for n in NAMES}
@@ -159,17 +164,13 @@ def graded(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     victims = [subs / "reference", decoy, built, subs / "reference" / "se_hswish.ipynb"]
     attempts = [f"shutil.rmtree({str(v)!r}) if os.path.isdir({str(v)!r}) else os.remove({str(v)!r})" for v in victims]
     attempts += [
-        "subprocess.run(['rm', '-rf', " + repr(str(subs)) + "])",  # around the audit hook via a shell
-        "os.kill(os.getppid(), signal.SIGKILL)",  # kill the grader
-        "os.system('true')",
+        "subprocess.run(['rm', '-rf', " + repr(str(subs)) + ", " + repr(str(built)) + "])",  # via a shell
+        "os.system('rm -rf /work /tmp/* 2>/dev/null')",
     ]
-    # Every attempt must be refused: the cell fails (a cell error in the feedback) if one is not.
+    # In the sandbox none of these paths exist (or they are read-only): nothing may be gone afterwards.
     _write(subs, "hostile_delete", "se_hswish", _with_cell(ref["se_hswish"], "\n".join([
         "import os, shutil, signal, subprocess",
-        "refused = []",
-        *[f"try:\n    {a}\nexcept PermissionError as e:\n    refused.append(str(e))" for a in attempts],
-        f"assert len(refused) == {len(attempts)}, refused",
-        "print(refused)",
+        *[f"try:\n    {a}\nexcept OSError:\n    pass" for a in attempts],
     ]), after="import torch"))
     _write(subs, "hostile_read", "channel_shuffle", _with_cell(
         ref["channel_shuffle"], "\n".join([
@@ -188,7 +189,7 @@ def graded(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
 
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in subs.rglob("*.ipynb")}
     limits = classroom.GradeLimits(**LIMITS)
-    results = classroom.grade(subs, out, dist=built, limits=limits, progress=False)
+    results = classroom.grade(subs, out, dist=built, limits=limits, workers=2, progress=False)
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in subs.rglob("*.ipynb")}
     survived = (decoy / "keep.txt").is_file()
     shutil.rmtree(decoy, ignore_errors=True)
@@ -285,14 +286,13 @@ def test_hostile_submissions_are_contained(graded: dict[str, Any], built: Path) 
     # deleting: every attempt refused, nothing gone, the answers still graded
     delete = _table(graded, "se_hswish")["hostile_delete"]
     assert float(delete["total"]) == float(delete["possible"]), delete
-    assert "Errors while running" not in _feedback(graded, "se_hswish", "hostile_delete")  # all refused
     assert graded["decoy_survived"] and (built / "se_hswish" / "autograder").is_dir()
-    # reading the hidden tests or the master's solutions is refused
+    # the hidden tests and the master's solutions are not in the sandbox at all
     cs = _table(graded, "channel_shuffle")
     assert float(cs["hostile_read"]["total"]) == float(cs["hostile_read"]["possible"])  # its own answers still count
-    assert "PermissionError" in _feedback(graded, "channel_shuffle", "hostile_read")
+    assert "FileNotFoundError" in _feedback(graded, "channel_shuffle", "hostile_read")
     assert float(cs["hostile_read_master"]["total"]) == 0
-    assert "not allowed while grading" in _feedback(graded, "channel_shuffle", "hostile_read_master")
+    assert "FileNotFoundError" in _feedback(graded, "channel_shuffle", "hostile_read_master")
     # megabytes of output are dropped, not kept
     printed = _table(graded, "manifold_collapse")["hostile_print"]
     assert float(printed["total"]) == float(printed["possible"]), printed
@@ -336,7 +336,8 @@ def test_command_line_reports_bad_input_with_exit_code_2(tmp_path: Path, capsys:
 
 def test_ready_made_answers_are_flagged_for_the_instructor(graded: dict[str, Any]) -> None:
     table = _table(graded, "channel_shuffle")
-    assert "from mobilenet_lib.blocks import channel_shuffle" in table["borrowed"]["flags"]
+    # decided on what runs (the object's origin, the library calls while graded), not on spelling
+    assert "channel_shuffle is mobilenet_lib.blocks.channel_shuffle" in table["borrowed"]["flags"]
     assert float(table["borrowed"]["q1"]) == 3  # the grade stands; the flag is for a person to judge
     assert "Ready-made answers used" in _feedback(graded, "channel_shuffle", "borrowed")
     for name in NAMES:

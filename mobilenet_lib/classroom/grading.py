@@ -1,41 +1,30 @@
-"""Classroom assignments: build student versions with otter-grader, grade submissions in isolation.
+"""Classroom assignments: build student versions with otter-grader, grade submissions in a sandbox.
 
-Two commands (see README.md, "Classroom assignments"):
+Two commands (see README.md, "Classroom assignments", and book/assignments/instructor.md):
 
 * ``scripts/assign-build`` runs ``otter assign`` on every master notebook
   ``assignments/<name>/<name>.ipynb`` and writes ``assignments/dist/<name>/student/`` (solutions
-  and hidden tests removed; public tests in the notebook's metadata) and
-  ``assignments/dist/<name>/autograder/`` (the reference solution, every test in its metadata).
-  It refuses to finish if any solution line survives in a student notebook. The book's
-  assignments page builds the student versions the same way, at build time (book/_ext/assignments.py).
-* ``scripts/assign-grade SUBMISSIONS [-o OUT]`` grades every ``*.ipynb`` under SUBMISSIONS and
-  writes, per assignment, ``OUT/<assignment>/scores.csv`` (one row per student, one column per
-  question) and ``OUT/<assignment>/feedback/<student>.md``.
+  and hidden tests removed) and ``assignments/dist/<name>/autograder/`` (the reference solution,
+  every test). It refuses to finish if any solution line survives in a student notebook.
+* ``scripts/assign-grade SUBMISSIONS [-o OUT] [--workers N]`` grades every ``*.ipynb`` under
+  SUBMISSIONS and writes, per assignment, ``OUT/<assignment>/scores.csv`` (one row per student,
+  one column per question) and ``OUT/<assignment>/feedback/<student>.md``; notebooks whose
+  assignment cannot be told get a row in ``OUT/unidentified.csv``.
 
-Why not ``otter grade`` / ``otter run``: ``otter grade`` needs Docker, and ``otter run`` executes the
-submission with the tests copied into its working directory (``submission/tests``), where the
-submission can read them, in a kernel whose results file it could overwrite. So grading here uses
-otter for what it is good at (the assignment format, the student/autograder split, the test-file
-format and scoring: ``ExceptionTestFile`` / ``TestCaseResult``) and runs each submission itself:
+How a submission is graded (each step in its own module):
 
-* in a **forked process** of its own (torch is imported once, before forking), in its own process
-  group, killed when it passes the **total time limit**; each cell and each test case also has a
-  time limit (an alarm), so one endless loop costs only the question it is in;
-* in a **scratch folder** holding only a copy of the submission (the original is never opened for
-  writing), with ``HOME`` / ``TMPDIR`` pointing there;
-* behind a Python **audit hook** that refuses to open, list or change anything in the repository
-  (except the installed library and the virtual environment), the submissions, the output folder
-  and the hidden tests' source, refuses writes and deletions outside the scratch folder, and
-  refuses starting processes, sending signals, sockets and ``ctypes``; plus resource limits
-  (address space, file size, CPU time) and capped ``print`` output;
-* the hidden tests are read by the parent and handed to the child in memory; ``mobilenet_lib.classroom.checks``
-  and torch's functions are restored after the student's cells run, so monkeypatching them does not
-  change the verdict.
+1. every submission is copied into memory first (regular files only, size-capped, opened with
+   ``O_NOFOLLOW | O_NONBLOCK``), and everything under SUBMISSIONS, the tests and OUT is hashed;
+2. its code cells run in a bubblewrap sandbox (:mod:`.sandbox`: namespaces, an unprivileged uid,
+   read-only Python and library, a private size-limited scratch, resource limits, killed whole at
+   the time limit) by :mod:`.harness`, which answers calls on the student's functions and classes;
+3. the hidden tests run *here*, in the grader (:mod:`.judge`), on inputs drawn from a secret salt
+   of this run; the sandbox only ever returns outputs as data, so the verdict is the grader's;
+4. the score table and feedback are written atomically after each submission, and at the end the
+   grader checks that no submission, test or earlier grade changed.
 
-This guards the grading of a class against mistakes and casual mischief. It is not a security
-boundary against a determined attacker with arbitrary code execution (who could, e.g., write a
-forged result to the result pipe); for high-stakes grading, run submissions in containers
-(``otter grade`` with Docker) or as an unprivileged user.
+If bwrap is missing or cannot make namespaces here, grading stops with an error: it never runs a
+notebook unisolated.
 """
 
 from __future__ import annotations
@@ -43,28 +32,38 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import io
 import json
 import os
 import re
-import select
+import secrets
 import shutil
-import signal
+import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mobilenet_lib.classroom import sandbox
+from mobilenet_lib.classroom.judge import CaseResult, QuestionResult, Remote, judge, needed_names, possible_points
+from mobilenet_lib.classroom.sandbox import GradeLimits, SandboxStopped, SandboxUnavailable
 
 # The repository checkout that holds the masters (assignments/<name>/<name>.ipynb).
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = ROOT / "assignments"
 DIST = ASSIGNMENTS / "dist"
+MAX_NOTEBOOK_BYTES = 16 * 2**20
 
 __all__ = [
+    "CaseResult",
     "GradeLimits",
     "QuestionResult",
+    "SandboxUnavailable",
     "SubmissionResult",
     "assignment_names",
     "build",
@@ -178,44 +177,10 @@ def load_tests(name: str, dist: Path = DIST) -> dict[str, str]:
     return dict(sorted(meta["tests"].items()))
 
 
+
 # --------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class GradeLimits:
-    """Limits for one submission: seconds in all, per cell and per test case; bytes of printed
-    output kept, of memory (address space) and of any file written."""
-
-    total_s: float = 300.0
-    cell_s: float = 60.0
-    test_s: float = 30.0
-    output_bytes: int = 64_000
-    memory_bytes: int = 8 * 2**30
-    file_bytes: int = 64 * 2**20
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"GradeLimits.{name} must be a positive number, got {value!r}")
-
-
-@dataclass
-class CaseResult:
-    name: str
-    points: float
-    hidden: bool
-    passed: bool
-    message: str
-
-
-@dataclass
-class QuestionResult:
-    question: str
-    score: float
-    possible: float
-    cases: list[CaseResult] = field(default_factory=list)
 
 
 @dataclass
@@ -225,7 +190,7 @@ class SubmissionResult:
     student: str
     assignment: str
     path: str
-    status: str  # "graded", or why it could not be run to the end
+    status: str  # "graded", or why it could not be graded to the end ("not gradable: ...", "stopped: ...")
     questions: list[QuestionResult]
     cell_errors: list[str] = field(default_factory=list)
     output_dropped: int = 0
@@ -241,422 +206,167 @@ class SubmissionResult:
         return sum(q.possible for q in self.questions)
 
 
-def _possible(test_source: str) -> tuple[float, list[tuple[str, float, bool]]]:
-    """Points of a test file, and (name, points, hidden) of each case, without running anything."""
-    from otter.test_files.exception_test import ExceptionTestFile
-
-    tf = ExceptionTestFile.from_string(test_source)
-    cases = [(tc.body.test_func.__name__, float(tc.points or 0), bool(tc.hidden)) for tc in tf.test_cases]
-    return float(sum(p for _, p, _ in cases)), cases
-
-
 def _zero_result(student: str, assignment: str, path: str, tests: dict[str, str], status: str) -> SubmissionResult:
-    questions = []
-    for q, src in tests.items():
-        possible, cases = _possible(src)
-        questions.append(QuestionResult(q, 0.0, possible, [CaseResult(n, p, h, False, status) for n, p, h in cases]))
+    questions = [
+        QuestionResult(q, 0.0, possible, [CaseResult(n, p, h, False, status) for n, p, h in cases])
+        for q, (possible, cases) in possible_points(tests).items()
+    ]
     return SubmissionResult(student, assignment, path, status, questions)
 
 
 # --------------------------------------------------------------------------------------------
-# The sandboxed child
+# Reading submissions: a private copy, before any student code runs
 # --------------------------------------------------------------------------------------------
 
 
-class TimeLimit(BaseException):
-    """Raised by the alarm in a cell or test case that ran too long (a BaseException, so a
-    student's ``except Exception`` does not swallow it)."""
+class NotGradable(ValueError):
+    """A submission that cannot be graded; the message becomes its row's status."""
 
 
-class _CappedWriter:
-    """stdout/stderr replacement: keeps the first ``limit`` bytes, counts and drops the rest."""
-
-    def __init__(self, stream: Any, limit: int) -> None:
-        self.stream, self.limit, self.kept, self.dropped = stream, limit, 0, 0
-
-    def write(self, text: str) -> int:
-        data = str(text)
-        room = max(0, self.limit - self.kept)
-        if room:
-            self.stream.write(data[:room])
-        self.kept += min(room, len(data))
-        self.dropped += max(0, len(data) - room)
-        return len(data)
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    def isatty(self) -> bool:
-        return False
+@dataclass
+class Submission:
+    student: str
+    assignment: str | None  # None: cannot tell which assignment it is
+    path: str
+    data: bytes | None = None
+    problem: str | None = None  # why it is not gradable
 
 
-class _NoGrader:
-    """Stands in for ``otter.Notebook`` while grading: the student's ``grader.check(...)`` cells
-    would only re-run the public tests."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *a, **k: None
-
-
-def _inside(path: str, roots: Sequence[str]) -> bool:
-    return any(path == r or path.startswith(r + os.sep) for r in roots)
-
-
-def _install_guard(scratch: str, denied: Sequence[str], allowed: Sequence[str]) -> None:
-    """The audit hook: no access to ``denied`` (unless inside ``allowed``), writes only in ``scratch``."""
-    import threading
-
-    scratch = os.path.realpath(scratch)
-    denied = [os.path.realpath(d) for d in denied]
-    allowed = [os.path.realpath(a) for a in allowed]
-    busy = threading.local()
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    blocked_events = {
-        "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
-        "os.kill", "os.killpg", "signal.pthread_kill", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata",
-        "socket.connect", "socket.bind", "socket.sendto", "pty.spawn", "os.startfile",
-    }
-    changing = {
-        "os.remove": (0,), "os.rmdir": (0,), "os.rename": (0, 1), "os.replace": (0, 1), "os.truncate": (0,),
-        "os.chmod": (0,), "os.chown": (0,), "os.link": (0, 1), "os.symlink": (0, 1), "os.mkdir": (0,),
-        "os.utime": (0,), "shutil.rmtree": (0,), "shutil.move": (0, 1), "shutil.copyfile": (1,),
-        "shutil.copytree": (1,), "os.setxattr": (0,), "os.removexattr": (0,),
-    }
-    listing = {"os.listdir", "os.scandir", "glob.glob", "os.chdir", "shutil.copyfile", "shutil.copytree", "os.walk"}
-
-    def resolve(p: Any) -> str | None:
-        if isinstance(p, int) or p is None:
-            return None
-        try:
-            return os.path.realpath(os.fsdecode(p))
-        except (TypeError, ValueError):
-            return None
-
-    def forbidden_read(path: str | None) -> bool:
-        return path is not None and _inside(path, denied) and not _inside(path, allowed)
-
-    def hook(event: str, args: tuple[Any, ...]) -> None:
-        if getattr(busy, "on", False):
-            return
-        busy.on = True
-        try:
-            if event in blocked_events:
-                raise PermissionError(f"{event} is not allowed while grading")
-            if event == "open":
-                path = resolve(args[0])
-                mode, flags = args[1] or "", args[2] or 0
-                if forbidden_read(path):
-                    raise PermissionError(f"reading {args[0]!r} is not allowed while grading (outside your folder)")
-                writing = any(c in str(mode) for c in "wax+") or bool(flags & write_flags)
-                if writing and path is not None and not _inside(path, [scratch, "/dev/null"]):
-                    raise PermissionError(f"writing {args[0]!r} is not allowed while grading (only in your folder)")
-            elif event in changing:
-                for i in changing[event]:
-                    if i < len(args):
-                        path = resolve(args[i])
-                        if path is not None and not _inside(path, [scratch]):
-                            raise PermissionError(f"{event} on {args[i]!r} is not allowed while grading (only in your folder)")
-            if event in listing and args:
-                path = resolve(args[0]) if args[0] is not None else os.getcwd()
-                if forbidden_read(path):
-                    raise PermissionError(f"{event} on {args[0]!r} is not allowed while grading (outside your folder)")
-        finally:
-            busy.on = False
-
-    sys.addaudithook(hook)
-
-
-class _Alarm:
-    def __init__(self, seconds: float, what: str) -> None:
-        self.seconds, self.what = seconds, what
-
-    def _fire(self, signum: int, frame: Any) -> None:
-        raise TimeLimit(f"{self.what} ran longer than {self.seconds:g} s")
-
-    def __enter__(self) -> None:
-        signal.signal(signal.SIGALRM, self._fire)
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
-
-    def __exit__(self, *exc: Any) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def _short_error(exc: BaseException) -> str:
-    import traceback
-
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
-    where = f" ({frames[-1].filename[1:-1]}, line {frames[-1].lineno})" if frames else ""
-    text = str(exc).strip()
-    if len(text) > 600:
-        text = text[:600] + " ..."
-    return f"{type(exc).__name__}: {text}{where}"
-
-
-def _snapshot(modules: Sequence[Any]) -> list[tuple[Any, dict[str, Any]]]:
-    return [(m, dict(vars(m))) for m in modules]
-
-
-def _restore(snapshots: list[tuple[Any, dict[str, Any]]]) -> None:
-    for module, saved in snapshots:
-        space = vars(module)
-        for key in [k for k in space if k not in saved]:
-            del space[key]
-        space.update(saved)
-
-
-def _child(job: dict[str, Any]) -> dict[str, Any]:
-    """Runs in the forked child: execute the cells, then the tests; return a JSON-able result."""
-    import builtins
-    import math
-    import resource
-
-    import torch
-    import torch.nn.functional as F
-    from IPython.core.inputtransformer2 import TransformerManager
-    from otter.test_files.abstract_test import TestCaseResult
-    from otter.test_files.exception_test import ExceptionTestFile
-
-    import mobilenet_lib.classroom.checks as checks
-
-    limits = GradeLimits(**job["limits"])
-    scratch = job["scratch"]
-    mem = int(limits.memory_bytes)
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits.file_bytes), int(limits.file_bytes)))
-    cpu = int(limits.total_s) + 30
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing us
-    os.chdir(scratch)
-    for var in ("HOME", "TMPDIR", "MPLCONFIGDIR", "XDG_CACHE_HOME", "TORCHINDUCTOR_CACHE_DIR"):
-        os.environ[var] = scratch
-    tempfile.tempdir = scratch
-    sys.dont_write_bytecode = True
-    torch.set_num_threads(1)
-
-    # Parse the tests before any student code runs.
-    test_files = {q: ExceptionTestFile.from_string(src, path=q) for q, src in job["tests"].items()}
-    transformer = TransformerManager()
-
-    out = _CappedWriter(sys.stdout, limits.output_bytes)
-    err = _CappedWriter(sys.stderr, limits.output_bytes)
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
-    import otter
-
-    otter.Notebook = _NoGrader  # type: ignore[misc]
-    namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
-    snapshots = _snapshot([checks, torch, F, torch.nn, math, builtins])
-    # One thread, and the student's set_num_threads(2) ignored: the parent may already run an
-    # OpenMP pool, and a forked child that starts OpenMP threads again can hang (as DataLoader
-    # workers do, stay single-threaded). Restored with the snapshot before the tests run.
-    torch.set_num_threads = lambda n: None  # type: ignore[assignment]
-    _install_guard(scratch, job["denied"], job["allowed"])
-
-    cell_errors = []
-    started = time.monotonic()
-    for i, source in enumerate(job["cells"], start=1):
-        try:
-            code = compile(transformer.transform_cell(source), f"<cell {i}>", "exec")
-            with _Alarm(limits.cell_s, f"code cell {i}"):
-                exec(code, namespace)
-        except BaseException as e:  # the cell failed: note it and go on, as a notebook run would
-            cell_errors.append(f"code cell {i}: {_short_error(e)}")
-    cell_time = time.monotonic() - started
-
-    _restore(snapshots)
-    questions = []
-    for q, tf in test_files.items():
-        results = []
-        cases = []
-        for tc in tf.test_cases:
-            name = tc.body.test_func.__name__
-            try:
-                with _Alarm(limits.test_s, f"test {name}"):
-                    tc.body.call_func(namespace)
-                passed, message = True, ""
-            except BaseException as e:
-                passed, message = False, _short_error(e) if not isinstance(e, AssertionError) else str(e)
-            results.append(TestCaseResult(test_case=tc, message=message, passed=passed))
-            cases.append(asdict(CaseResult(name, float(tc.points or 0), bool(tc.hidden), passed, message)))
-        tf.test_case_results = results
-        questions.append({"question": q, "score": float(tf.score), "possible": float(tf.possible), "cases": cases})
-    return {
-        "questions": questions,
-        "cell_errors": cell_errors,
-        "output_dropped": out.dropped + err.dropped,
-        "cell_seconds": cell_time,
-    }
-
-
-def _run_isolated(job: dict[str, Any], limits: GradeLimits, log_path: Path) -> tuple[dict[str, Any] | None, str]:
-    """Fork, run ``_child`` there under the limits, return (result or None, status)."""
-    read_fd, write_fd = os.pipe()
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into the parent's code
-        code = 0
-        try:
-            os.close(read_fd)
-            os.setpgid(0, 0)
-            os.dup2(log_fd, 1)
-            os.dup2(log_fd, 2)
-            sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
-            sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-            payload = json.dumps({"ok": _child(job)})
-        except BaseException as e:  # noqa: BLE001 - report anything, then leave
-            payload = json.dumps({"error": f"{type(e).__name__}: {e}"})
-            code = 1
-        try:
-            data = ("\n" + payload + "\n").encode()
-            while data:
-                data = data[os.write(write_fd, data):]
-        finally:
-            os._exit(code)
-
-    os.close(write_fd)
-    os.close(log_fd)
-    chunks, size, status = [], 0, "graded"
-    deadline = time.monotonic() + limits.total_s
+def _read_private(path: Path) -> bytes:
+    """The bytes of a regular file, without following links or blocking on FIFOs, size-capped."""
     try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NotGradable("the file vanished before it could be read") from None
+    except OSError as e:
+        raise NotGradable(f"cannot open it ({'a symbolic link' if e.errno == 40 else e.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotGradable("not a regular file (a folder, FIFO or device named .ipynb)")
+        if st.st_size > MAX_NOTEBOOK_BYTES:
+            raise NotGradable(f"larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
+        chunks, size = [], 0
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                status = f"stopped: the notebook ran longer than the {limits.total_s:g} s limit"
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
                 break
-            ready, _, _ = select.select([read_fd], [], [], min(left, 1.0))
-            if ready:
-                chunk = os.read(read_fd, 1 << 16)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > 8 * 2**20:
-                    status = "stopped: the notebook wrote too much to the grader's result channel"
-                    break
-                chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_NOTEBOOK_BYTES:
+                raise NotGradable(f"larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
+            chunks.append(chunk)
+        return b"".join(chunks)
     finally:
-        os.close(read_fd)
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        _, wait_status = os.waitpid(pid, 0)
-    if status != "graded":
-        return None, status
-    lines = b"".join(chunks).decode("utf-8", "replace").strip().splitlines()
+        os.close(fd)
+
+
+def _parse(data: bytes) -> dict[str, Any]:
     try:
-        message = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        if os.WIFSIGNALED(wait_status):
-            return None, f"stopped: the notebook's process was killed by signal {os.WTERMSIG(wait_status)} (memory or CPU limit?)"
-        return None, "stopped: the notebook's process ended without a result"
-    if "error" in message:
-        return None, f"grader error: {message['error']}"
-    return message["ok"], status
+        nb = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise NotGradable(f"not a valid notebook (not JSON: {type(e).__name__})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotGradable("not a valid notebook (no list of cells)")
+    return nb
 
 
-# --------------------------------------------------------------------------------------------
-# Grading a folder
-# --------------------------------------------------------------------------------------------
-
-
-def _identify(path: Path, submissions: Path, assignment: str | None, known: Sequence[str]) -> tuple[str, str | None]:
-    """(student, assignment) of a submission: ``<student>/<assignment>.ipynb`` or ``<student>.ipynb``."""
-    rel = path.relative_to(submissions)
-    student = "/".join(rel.parts[:-1]) if len(rel.parts) > 1 else path.stem
-    if assignment is not None:
-        return student, assignment
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("otter", {})
-        name = meta.get("assignment_name")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, OSError):
-        name = None
-    if name in known:
-        return student, name
-    return student, path.stem if path.stem in known else None
-
-
-def _read_cells(path: Path) -> list[str]:
-    nb = json.loads(path.read_text(encoding="utf-8"))
+def _cells(nb: dict[str, Any]) -> list[str]:
+    """The code cells' sources; any malformed cell makes the notebook not gradable."""
     cells = []
-    for c in nb["cells"]:
-        if c.get("cell_type") == "code":
-            src = c.get("source", "")
-            cells.append("".join(src) if isinstance(src, list) else str(src))
+    for i, c in enumerate(nb["cells"], start=1):
+        if not isinstance(c, dict) or not isinstance(c.get("cell_type"), str):
+            raise NotGradable(f"not a valid notebook (cell {i} is not a cell)")
+        if c["cell_type"] != "code":
+            continue
+        src = c.get("source", "")
+        if isinstance(src, list) and all(isinstance(s, str) for s in src):
+            src = "".join(src)
+        if not isinstance(src, str):
+            raise NotGradable(f"not a valid notebook (cell {i} has no source text)")
+        cells.append(src)
     return cells
 
 
-def grade_one(
-    path: Path,
-    student: str,
-    assignment: str,
-    tests: dict[str, str],
-    limits: GradeLimits,
-    denied: Sequence[str],
-    allowed: Sequence[str],
-    work: Path,
-) -> SubmissionResult:
-    """Grade one notebook in a scratch copy, in a forked process under ``limits``."""
+def _find(submissions: Path) -> list[Path]:
+    """Every name ending in .ipynb (files or not: a folder or FIFO so named gets a row too)."""
+    found = []
+    for folder, dirs, files in os.walk(submissions, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d != ".ipynb_checkpoints")
+        found += [Path(folder) / n for n in sorted(files + dirs) if n.endswith(".ipynb")]
+    return sorted(found)
+
+
+def _identify(path: Path, submissions: Path, assignment: str | None, known: Sequence[str], data: bytes | None) -> tuple[str, str | None]:
+    """(student, assignment): ``<student>/<assignment>.ipynb`` is graded as the name it was handed
+    in under; ``<student>.ipynb`` needs ``-a`` or the assignment name in its otter metadata."""
+    rel = path.relative_to(submissions)
+    nested = len(rel.parts) > 1
+    student = "/".join(rel.parts[:-1]) if nested else path.stem
+    if assignment is not None:
+        return student, assignment
+    stem = path.name[: -len(".ipynb")]
+    if nested:
+        return student, stem if stem in known else None
+    try:
+        name = json.loads(data or b"").get("metadata", {}).get("otter", {}).get("assignment_name")
+    except (ValueError, AttributeError, RecursionError):
+        name = None
+    return student, name if name in known else None
+
+
+# --------------------------------------------------------------------------------------------
+# Grading one submission
+# --------------------------------------------------------------------------------------------
+
+
+def _strings(value: Any, limit: int = 50) -> list[str]:
+    return [str(v)[:1000] for v in value[:limit]] if isinstance(value, list) else []
+
+
+def grade_one(sub: Submission, tests: dict[str, str], limits: GradeLimits, slot: int, work: Path) -> SubmissionResult:
+    """Grade one private copy in a sandbox for worker ``slot``; never raises for the submission's faults."""
+    assert sub.assignment is not None
     started = time.monotonic()
     try:
-        cells = _read_cells(path)
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, OSError) as e:
-        return _zero_result(student, assignment, str(path), tests, f"not a readable notebook ({type(e).__name__})")
-    scratch = Path(tempfile.mkdtemp(prefix="submission-"))
+        if sub.problem:
+            raise NotGradable(sub.problem)
+        cells = _cells(_parse(sub.data or b""))
+    except NotGradable as e:
+        r = _zero_result(sub.student, sub.assignment, sub.path, tests, f"not gradable: {e}")
+        r.seconds = round(time.monotonic() - started, 2)
+        return r
+    log = work / f"{slot}-{hashlib.sha256(sub.path.encode()).hexdigest()[:16]}.log"
+    box = sandbox.Sandbox([sys.executable, "-I", "-m", "mobilenet_lib.classroom.harness"], slot, limits, log)
     try:
-        shutil.copyfile(path, scratch / f"{assignment}.ipynb")
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", student)
-        job = {
-            "cells": cells, "tests": tests, "scratch": str(scratch), "limits": asdict(limits),
-            "denied": list(denied), "allowed": list(allowed),
-        }
-        result, status = _run_isolated(job, limits, work / f"{assignment}-{safe}.log")
+        box.send({"cells": cells, "names": needed_names(tests), "cell_s": limits.cell_s, "call_s": limits.test_s,
+                  "output_bytes": limits.output_bytes})
+        ready = box.receive(limits.total_s)
+        objects = ready.get("objects") if isinstance(ready.get("objects"), dict) else {}
+        remote = Remote(box, limits.test_s)
+        questions = judge(tests, remote, objects)
+        flags = _strings(ready.get("flags"))
+        dropped = 0
+        if box.stopped is None:
+            try:
+                finish = remote.ask("finish")
+                flags += _strings(finish.get("flags"))
+                dropped = finish.get("output_dropped") if isinstance(finish.get("output_dropped"), int) else 0
+            except Exception:  # noqa: BLE001 - the flags are advisory; the grades are already decided
+                pass
+        status = box.stopped or "graded"
+        r = SubmissionResult(sub.student, sub.assignment, sub.path, status, questions,
+                             _strings(ready.get("cell_errors")), max(0, dropped), flags=flags)
+    except SandboxStopped as e:
+        r = _zero_result(sub.student, sub.assignment, sub.path, tests, str(e))
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if result is None:
-        out = _zero_result(student, assignment, str(path), tests, status)
-    else:
-        questions = [
-            QuestionResult(q["question"], q["score"], q["possible"], [CaseResult(**c) for c in q["cases"]])
-            for q in result["questions"]
-        ]
-        out = SubmissionResult(
-            student, assignment, str(path), status, questions, result["cell_errors"], result["output_dropped"]
-        )
-    out.seconds = round(time.monotonic() - started, 2)
-    out.flags = borrowed_answers(cells)
-    return out
+        box.stop()
+    r.seconds = round(time.monotonic() - started, 2)
+    return r
 
 
-# The checks compare with mobilenet_lib's own implementations, which a notebook can import; an
-# answer that just wraps one would pass. The grade stands, but the instructor sees a flag.
-_BORROWED = re.compile(
-    r"\bmobilenet_lib\b(?!\.checks\b)[\w.]*(?:\s+import\s+[\w, ()]+)?"
-    r"|\b(?:F|functional)\.(?:hardswish|hardsigmoid)\b|\bnn\.(?:Hardswish|Hardsigmoid|ChannelShuffle)\b"
-)
-_ALLOWED_IMPORTS = {"mobilenet_lib.classroom.checks", "checks", "spiral"}
-
-
-def borrowed_answers(cells: Sequence[str]) -> list[str]:
-    """Uses of the library's (or torch's) ready-made answers in a notebook's code, for the instructor:
-    any use of ``mobilenet_lib`` other than its checks and ``spiral`` (which the manifold assignment
-    hands out), and torch's hard activations and channel shuffle."""
-    found = []
-    for i, source in enumerate(cells, start=1):
-        for line in source.splitlines():
-            code = line.split("#", 1)[0]
-            for m in _BORROWED.finditer(code):
-                names = set(re.split(r"[\s,()]+", m.group(0).replace("import", " ")) if "import" in m.group(0) else {m.group(0)})
-                names = {n for n in names if n and n not in {"mobilenet_lib", "from"}}
-                if names <= _ALLOWED_IMPORTS and names:
-                    continue
-                found.append(f"code cell {i}: {line.strip()[:120]}")
-                break
-    return found
+# --------------------------------------------------------------------------------------------
+# Reports: written atomically, after each submission
+# --------------------------------------------------------------------------------------------
 
 
 def _feedback(r: SubmissionResult) -> str:
@@ -679,28 +389,92 @@ def _feedback(r: SubmissionResult) -> str:
     return "\n".join(lines)
 
 
-def _write_reports(results: list[SubmissionResult], tests_by_assignment: dict[str, dict[str, str]], out: Path) -> dict[str, Path]:
-    tables = {}
-    for assignment, tests in tests_by_assignment.items():
-        rows = [r for r in results if r.assignment == assignment]
-        if not rows:
-            continue
-        folder = out / assignment
-        (folder / "feedback").mkdir(parents=True, exist_ok=True)
-        questions = list(tests)
-        table = folder / "scores.csv"
-        with table.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
+def _atomic_write(path: Path, text: str) -> None:
+    """Write a new file beside ``path`` and rename it over: a reader sees the old or the new file,
+    never half of one, and a FIFO or link planted at ``path`` is replaced, not opened."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _safe_name(student: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", student).lstrip(".") or "_"
+    return name if name == student else f"{name}-{hashlib.sha256(student.encode()).hexdigest()[:6]}"
+
+
+class _Reports:
+    """The tables and feedback of one run; rewritten (atomically) after every submission."""
+
+    def __init__(self, out: Path, tests: dict[str, dict[str, str]]) -> None:
+        self.out, self.tests, self.lock = out, tests, threading.Lock()
+        self.rows: dict[str, list[SubmissionResult]] = {}
+        self.unidentified: list[tuple[str, str]] = []
+        self.written: set[Path] = set()
+
+    def _write(self, path: Path, text: str) -> None:
+        _atomic_write(path, text)
+        self.written.add(path)
+
+    def add(self, r: SubmissionResult) -> None:
+        with self.lock:
+            rows = self.rows.setdefault(r.assignment, [])
+            rows.append(r)
+            folder = self.out / r.assignment
+            questions = list(self.tests[r.assignment])
+            buf = io.StringIO()
+            writer = csv.writer(buf)
             writer.writerow(["student", *questions, "total", "possible", "status", "flags", "seconds"])
-            for r in sorted(rows, key=lambda r: r.student):
-                by_q = {q.question: q.score for q in r.questions}
-                writer.writerow([r.student, *[f"{by_q.get(q, 0):g}" for q in questions], f"{r.score:g}", f"{r.possible:g}", r.status, "; ".join(r.flags), r.seconds])
-        for r in rows:
-            name = re.sub(r"[^A-Za-z0-9_.-]", "_", r.student)
-            (folder / "feedback" / f"{name}.md").write_text(_feedback(r), encoding="utf-8")
-            (folder / "feedback" / f"{name}.json").write_text(json.dumps(asdict(r), indent=1), encoding="utf-8")
-        tables[assignment] = table
-    return tables
+            for row in sorted(rows, key=lambda x: x.student):
+                by_q = {q.question: q.score for q in row.questions}
+                writer.writerow([row.student, *[f"{by_q.get(q, 0):g}" for q in questions], f"{row.score:g}",
+                                 f"{row.possible:g}", row.status, "; ".join(row.flags), row.seconds])
+            name = _safe_name(r.student)
+            self._write(folder / "feedback" / f"{name}.md", _feedback(r))
+            self._write(folder / "feedback" / f"{name}.json", json.dumps(asdict(r), indent=1))
+            self._write(folder / "scores.csv", buf.getvalue())
+
+    def add_unidentified(self, path: str, why: str) -> None:
+        with self.lock:
+            self.unidentified.append((path, why))
+            buf = io.StringIO()
+            writer = csv.writer(buf)
+            writer.writerow(["path", "status"])
+            writer.writerows(sorted(self.unidentified))
+            self._write(self.out / "unidentified.csv", buf.getvalue())
+
+
+# --------------------------------------------------------------------------------------------
+# Grading a folder
+# --------------------------------------------------------------------------------------------
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    """sha256 of every regular file under ``root`` (links and FIFOs by their kind, never opened)."""
+    out: dict[str, str] = {}
+    if not root.exists():
+        return out
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for n in files + dirs:
+            p = Path(folder) / n
+            try:
+                st = os.lstat(p)
+                if stat.S_ISREG(st.st_mode):
+                    out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+                elif not stat.S_ISDIR(st.st_mode):
+                    out[str(p)] = f"mode {st.st_mode:o}"
+            except OSError:
+                out[str(p)] = "unreadable"
+    return out
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 def grade(
@@ -710,57 +484,92 @@ def grade(
     assignment: str | None = None,
     dist: Path = DIST,
     limits: GradeLimits | None = None,
+    workers: int = 1,
     progress: bool = True,
 ) -> list[SubmissionResult]:
-    """Grade every ``*.ipynb`` under ``submissions``; write score tables and feedback under ``out``.
+    """Grade every ``*.ipynb`` under ``submissions``, each in a sandbox; write tables and feedback under ``out``.
 
     Raises:
-        ValueError: if ``submissions`` is not a folder, or ``assignment`` is unknown.
+        ValueError: if ``submissions`` is not a folder, ``out`` is inside it (or it in ``out``),
+            ``assignment`` is unknown or ``workers`` is not a positive integer.
+        SandboxUnavailable: if bwrap is missing or does not work here (nothing is graded).
+        RuntimeError: if a submission, a test or an earlier grade changed during grading.
     """
-    submissions, out = Path(submissions).resolve(), Path(out).resolve()
+    submissions, out, dist = Path(submissions).resolve(), Path(out).resolve(), Path(dist).resolve()
     if not submissions.is_dir():
         raise ValueError(f"submissions must be a folder of notebooks, got {submissions}")
-    if _inside(str(out), [str(submissions)]):
-        raise ValueError(f"the output folder {out} must not be inside the submissions folder {submissions}")
+    if _inside(out, submissions) or _inside(submissions, out):
+        raise ValueError(f"the output folder {out} must not be inside the submissions folder {submissions} (or hold it)")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
     known = assignment_names()
     if assignment is not None and assignment not in known:
         raise ValueError(f"unknown assignment {assignment!r}; the assignments are {known}")
     limits = limits or GradeLimits()
+    sandbox.check_available()
 
-    # Imported once here, so that each forked child starts with them loaded.
-    import IPython.core.inputtransformer2  # noqa: F401
-    import otter.test_files  # noqa: F401
-    import torch  # noqa: F401
+    # 1. Everything the students handed in, copied before any of their code runs; hashes of all
+    #    that must not change.
+    watched = [submissions, dist, out]
+    before = {k: v for root in watched for k, v in _hashes(root).items()}
+    subs = []
+    for path in _find(submissions):
+        data, problem = None, None
+        try:
+            data = _read_private(path)
+        except NotGradable as e:
+            problem = str(e)
+        student, name = _identify(path, submissions, assignment, known, data)
+        subs.append(Submission(student, name, str(path), data, problem))
 
-    import mobilenet_lib.classroom.checks  # noqa: F401
-
-    paths = sorted(p for p in submissions.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="grading-logs-"))
-    lib = Path(__import__("mobilenet_lib").__file__).resolve().parent
-    denied = [str(ROOT), str(submissions), str(out), str(work), str(Path(dist).resolve())]
-    allowed = [str(lib), str(Path(sys.prefix).resolve()), str(Path(sys.base_prefix).resolve())]
-    tests_by_assignment: dict[str, dict[str, str]] = {}
-    results = []
-    try:
-        for path in paths:
-            student, name = _identify(path, submissions, assignment, known)
-            if name is None:
-                print(f"skipped {path}: cannot tell which assignment it is (name it <assignment>.ipynb)", file=sys.stderr)
-                continue
-            if name not in tests_by_assignment:
-                tests_by_assignment[name] = load_tests(name, dist)
-            before = hashlib.sha256(path.read_bytes()).hexdigest()
-            r = grade_one(path, student, name, tests_by_assignment[name], limits, denied, allowed, work)
-            if hashlib.sha256(path.read_bytes()).hexdigest() != before:  # never expected; say so loudly
-                r.status += " (WARNING: the submission file changed during grading)"
-            results.append(r)
+    tests = {n: load_tests(n, dist) for n in sorted({s.assignment for s in subs if s.assignment})}
+    reports = _Reports(out, tests)
+    for s in subs:
+        if s.assignment is None:
+            why = "not gradable: cannot tell which assignment it is (hand it in as <student>/<assignment>.ipynb)"
+            reports.add_unidentified(s.path, why)
             if progress:
-                print(f"{name:22s} {student:28s} {r.score:5g}/{r.possible:g}  {r.seconds:6.1f} s  {r.status}", flush=True)
+                print(f"{'?':22s} {s.path}: {why}", file=sys.stderr, flush=True)
+
+    # 2./3. Sandboxed runs, judged here, on inputs from this run's secret salt.
+    from mobilenet_lib.classroom import checks
+
+    slots = list(range(workers))
+    slot_lock = threading.Lock()
+    work = Path(tempfile.mkdtemp(prefix="grading-logs-"))
+    results: list[SubmissionResult] = []
+
+    def run(sub: Submission) -> None:
+        with slot_lock:
+            slot = slots.pop()
+        try:
+            try:
+                r = grade_one(sub, tests[sub.assignment], limits, slot, work)  # type: ignore[index]
+            except Exception as e:  # noqa: BLE001 - a grader bug must not cost the other students
+                r = _zero_result(sub.student, sub.assignment or "?", sub.path, tests[sub.assignment or ""],  # type: ignore[index]
+                                 f"not gradable: grader error ({type(e).__name__}: {e})")
+        finally:
+            with slot_lock:
+                slots.append(slot)
+        results.append(r)
+        reports.add(r)
+        if progress:
+            print(f"{r.assignment:22s} {r.student:28s} {r.score:5g}/{r.possible:g}  {r.seconds:6.1f} s  {r.status}", flush=True)
+
+    try:
+        with checks.fresh_inputs(secrets.randbits(62)), ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, [s for s in subs if s.assignment is not None]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _write_reports(results, tests_by_assignment, out)
-    return results
+
+    # 4. Nothing outside this run's own reports may have changed.
+    after = {k: v for root in watched for k, v in _hashes(root).items()}
+    ours = {str(p) for p in reports.written}
+    changed = sorted(k for k in before.keys() | after.keys() if k not in ours and before.get(k) != after.get(k))
+    if changed:
+        raise RuntimeError(f"files changed during grading (do not trust this run): {changed[:10]}")
+    return sorted(results, key=lambda r: (r.assignment, r.student))
 
 
 # --------------------------------------------------------------------------------------------
@@ -774,14 +583,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     b = sub.add_parser("build", help="write the student and autograder versions (otter assign)")
     b.add_argument("names", nargs="*", help="assignments to build (default: all)")
     b.add_argument("-o", "--out", type=Path, default=DIST, help=f"output folder (default: {DIST.relative_to(ROOT)})")
-    g = sub.add_parser("grade", help="grade a folder of submitted notebooks")
+    g = sub.add_parser("grade", help="grade a folder of submitted notebooks, each in a bubblewrap sandbox")
     g.add_argument("submissions", type=Path)
     g.add_argument("-o", "--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
     g.add_argument("-a", "--assignment", help="grade every notebook as this assignment")
     g.add_argument("--dist", type=Path, default=DIST, help="where scripts/assign-build wrote the assignments")
+    g.add_argument("--workers", type=int, default=1, help="submissions graded in parallel (default: 1)")
     g.add_argument("--timeout", type=float, default=GradeLimits.total_s, help="seconds per notebook in all")
     g.add_argument("--cell-timeout", type=float, default=GradeLimits.cell_s, help="seconds per code cell")
-    g.add_argument("--test-timeout", type=float, default=GradeLimits.test_s, help="seconds per test case")
+    g.add_argument("--test-timeout", type=float, default=GradeLimits.test_s, help="seconds per call of the student's code")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -789,12 +599,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{name}: student version {path}")
             return 0
         limits = GradeLimits(total_s=args.timeout, cell_s=args.cell_timeout, test_s=args.test_timeout)
-        results = grade(args.submissions, args.out, assignment=args.assignment, dist=args.dist, limits=limits)
+        results = grade(args.submissions, args.out, assignment=args.assignment, dist=args.dist, limits=limits, workers=args.workers)
         print(f"graded {len(results)} notebook(s); score tables: {args.out}/<assignment>/scores.csv")
         return 0
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (SandboxUnavailable, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":
