@@ -307,3 +307,39 @@ def test_shuffle_unit() -> None:
     assert "not shuffled" in plain["forward"]
     raising = failed(checks.check_shuffle_unit(type("E", (Unit,), {"forward": lambda self, x: 1 / 0})))
     assert "ZeroDivisionError" in raising["output shape"]
+
+
+def test_nan_and_inf_answers_fail_with_a_clear_message() -> None:
+    def h_swish_nan(x: torch.Tensor) -> torch.Tensor:
+        y = x * F.relu6(x + 3) / 6
+        y[0] = float("nan")
+        return y
+
+    def h_swish_inf(x: torch.Tensor) -> torch.Tensor:
+        return x * F.relu6(x + 3) / 6 + torch.where(x > 100, torch.inf, 0.0) + x.abs().max() * 0 / 0 * 0
+
+    for fn in (h_swish_nan, h_swish_inf):
+        report = checks.check_h_swish(fn)
+        assert not report.passed
+        assert any("NaN or infinite" in p.message for p in report.parts), str(report)
+
+
+def test_an_error_inside_torch_points_at_the_students_own_line() -> None:
+    def h_swish(x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x[None, None], size=2, scale_factor=2.0)  # raises in torch's Python code
+
+    report = checks.check_h_swish(h_swish)
+    messages = " ".join(p.message for p in report.parts if not p.passed)
+    assert "F.interpolate(x[None, None], size=2, scale_factor=2.0)" in messages, messages
+
+
+def test_an_endless_loop_fails_its_part_instead_of_hanging(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checks, "PART_TIME_LIMIT_S", 0.5)
+
+    def h_swish(x: torch.Tensor) -> torch.Tensor:
+        while True:
+            pass
+
+    report = checks.check_h_swish(h_swish)
+    assert not report.passed
+    assert any("took longer than 0.5 s" in p.message for p in report.parts), str(report)

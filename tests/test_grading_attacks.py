@@ -192,7 +192,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     # (the library's classroom package and the blocks the attacks aim at; the rest of the library
     # may be edited while these tests run)
-    watched = [subs, dist, LIB / "classroom", ROOT / "assignments"]
+    # The masters, not assignments/dist/: other test files build and clean up there meanwhile.
+    masters = sorted(p for p in (ROOT / "assignments").iterdir() if p.is_dir() and p.name != "dist")
+    watched = [subs, dist, LIB / "classroom", *masters]
     before = _tree(*watched)
     started = time.monotonic()
     results = classroom.grade(subs, out, dist=dist, limits=classroom.GradeLimits(**LIMITS), workers=2, progress=False)
@@ -248,7 +250,9 @@ def test_forged_output_and_exit_do_not_count(run: dict[str, Any]) -> None:
 def test_a_sleeper_in_the_graders_group_is_killed_at_the_limit(run: dict[str, Any]) -> None:
     row = _rows(run)["setpgid_sleep"]
     assert row["status"].startswith("stopped") and "limit" in row["status"], row
-    assert float(row["seconds"]) < LIMITS["total_s"] + 10
+    # It asked for 1000 s and to outlive the grader; being stopped near the limit, not at the end of
+    # its sleep, is the point. The margin is wide so that a loaded machine cannot fail it.
+    assert float(row["seconds"]) < 4 * LIMITS["total_s"]
 
 
 def test_borrowing_is_flagged_whatever_the_spelling(run: dict[str, Any]) -> None:

@@ -24,7 +24,11 @@ the outputs of known mistakes computed from the same layers, which names the mis
 from __future__ import annotations
 
 import math
+import signal
+import threading
+import time
 import traceback
+from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,14 +136,56 @@ class _Fail(Exception):
     """A part failed; the message says why."""
 
 
+# Frames in these folders are torch's or the checker's, not the student's.
+_NOT_STUDENT = (str(Path(torch.__file__).resolve().parent), str(Path(__file__).resolve()))
+
+
 def _describe_error(exc: BaseException) -> str:
-    # The student's own frame is the most useful place to point at: the last frame of the traceback.
+    # Point at the student's own line: the innermost frame that is neither torch's nor the checker's
+    # (a shape error raised deep inside F.conv2d is caused by the student's call to it).
     frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if not str(Path(f.filename).resolve()).startswith(_NOT_STUDENT)]
     where = ""
-    if frames:
-        last = frames[-1]
+    if own or frames:
+        last = (own or frames)[-1]
         where = f" (at line {last.lineno}: {last.line.strip()!r})" if last.line else f" (at line {last.lineno})"
     return f"raised {type(exc).__name__}: {exc}{where}"
+
+
+#: Seconds one part of a check may run before it counts as failed (an endless loop in the
+#: student's code then fails that part instead of hanging the notebook).
+PART_TIME_LIMIT_S = 60.0
+
+
+class _PartTimeout(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`_PartTimeout` in the block after ``seconds`` (main thread only; elsewhere, or
+    when an outer timer, such as the grader's, fires sooner, the outer limit applies)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    if 0 < outer_left <= seconds:
+        yield
+        return
+
+    def fire(signum: int, frame: Any) -> None:
+        raise _PartTimeout
+
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_left > 0:  # re-arm the outer timer with what is left of it
+            signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - started), 1e-3))
 
 
 class _Parts:
@@ -158,7 +204,10 @@ class _Parts:
             self.results.append(PartResult(name, False, f"not checked until '{blocked[0]}' passes"))
             return
         try:
-            fn()
+            with _time_limit(PART_TIME_LIMIT_S):
+                fn()
+        except _PartTimeout:
+            self.results.append(PartResult(name, False, f"took longer than {PART_TIME_LIMIT_S:g} s (an endless loop?)"))
         except _Fail as e:
             self.results.append(PartResult(name, False, str(e)))
         except Exception as e:  # the student's code raised: report it as this part's failure
@@ -226,9 +275,19 @@ def _check_class(obj: Any, what: str) -> None:
 def _as_int(value: Any, what: str) -> int:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Fail(f"{what} should be a whole number, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise _Fail(f"{what} should be a whole number, got {value!r} ({type(value).__name__})")
     return int(value)
+
+
+def _finite(t: torch.Tensor, what: str) -> torch.Tensor:
+    """``t``, or a failed part when it holds NaN or infinity (allclose would only say 'differs')."""
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise _Fail(f"{what} holds {bad} NaN or infinite value(s); every output must be a finite number")
+    return t
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-5) -> bool:
@@ -550,6 +609,8 @@ def _forward_part(
             with torch.no_grad():
                 y = c.student(c.x.clone())
                 want = c.reference(c.x)
+            if isinstance(y, torch.Tensor):
+                _finite(y, f"the output of {_call(name, c.args)}")
             if _close(y, want):
                 continue
             diff = (y.double() - want.double()).abs().max().item()
@@ -636,12 +697,12 @@ def _reference_recover(x: torch.Tensor, T: torch.Tensor, act: Callable[[torch.Te
 
 def _as_tensor(out: Any, what: str) -> torch.Tensor:
     if isinstance(out, torch.Tensor):
-        return out.detach()
+        return _finite(out.detach(), f"the tensor {what} returned")
     try:
         import numpy as np
 
         if isinstance(out, np.ndarray):
-            return torch.from_numpy(out)
+            return _finite(torch.from_numpy(out), f"the array {what} returned")
     except ImportError:  # pragma: no cover - numpy ships with torch
         pass
     raise _Fail(f"{what} returned a {type(out).__name__}; return a torch tensor")

@@ -500,8 +500,8 @@ def grade(
         raise ValueError(f"submissions must be a folder of notebooks, got {submissions}")
     if _inside(out, submissions) or _inside(submissions, out):
         raise ValueError(f"the output folder {out} must not be inside the submissions folder {submissions} (or hold it)")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= sandbox.SLOTS:
+        raise ValueError(f"workers must be an integer from 1 to {sandbox.SLOTS}, got {workers!r}")
     known = assignment_names()
     if assignment is not None and assignment not in known:
         raise ValueError(f"unknown assignment {assignment!r}; the assignments are {known}")

@@ -7,7 +7,7 @@ The sandbox is two nested ``bwrap`` calls:
    the virtual environment and the library's source, plus a size-limited private tmpfs ``/tmp``
    (the only writable place; it vanishes with the sandbox). The repository, the masters, the hidden
    tests, the other submissions and the grades are not in it at all;
-2. inside it, ``setpriv`` drops to an unprivileged uid (``UID_BASE + slot``: one per parallel
+2. inside it, ``setpriv`` drops to an unprivileged uid (:func:`uid_for`: one per parallel
    worker, so one sandbox's process limit cannot starve another's) with no capabilities and
    ``no_new_privs``, ``prlimit`` sets CPU time, address space, process, file-size and open-file
    limits, and an inner ``bwrap --unshare-user`` adds a user namespace.
@@ -34,6 +34,16 @@ from typing import Any
 from mobilenet_lib.classroom import wire
 
 UID_BASE = 61000
+SLOTS = 64  # uids per grading process; --workers may not exceed it
+
+
+def uid_for(slot: int) -> int:
+    """The sandbox uid of worker ``slot`` in this grading process. Two graders at once (two
+    courses, or two test files) get disjoint uids: otherwise one's clean-up of 'processes left
+    under the sandbox uid' kills the other's running sandboxes, and they share one process limit."""
+    if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < SLOTS:
+        raise ValueError(f"slot must be an integer in [0, {SLOTS}), got {slot!r}")
+    return UID_BASE + (os.getpid() % 4096) * SLOTS + slot
 INSTALL_HINT = "install bubblewrap (Debian: apt-get install -y bubblewrap), then grade again"
 MAX_LINE = 32 * 2**20
 
@@ -84,23 +94,22 @@ def command(argv: list[str], slot: int, limits: GradeLimits) -> list[str]:
     """The full command line that runs ``argv`` in a sandbox for worker ``slot``."""
     if shutil.which("bwrap") is None:
         raise SandboxUnavailable(f"bwrap not found: {INSTALL_HINT}")
-    uid = str(UID_BASE + slot)
+    uid = str(uid_for(slot))
     outer = [
         "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup",
         "--die-with-parent", "--new-session", "--hostname", "grading",
         "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
         "--symlink", "usr/bin", "/bin", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
     ]
+    # The scratch tmpfs goes first: a checkout under /tmp (a clone in /tmp/x) is then bound on top
+    # of it instead of being hidden by it.
+    outer += ["--proc", "/proc", "--dev", "/dev", "--size", str(int(limits.scratch_bytes)), "--tmpfs", "/tmp"]
     roots = _read_only_roots()
     for r in roots:
         outer += ["--ro-bind", str(r), str(r)]
-    for d in sorted({a for r in roots for a in _ancestors(r)}):
+    for d in sorted({a for r in roots for a in _ancestors(r)} - {"/tmp"}):
         outer += ["--chmod", "0755", d]  # bwrap copies the (possibly private) modes of the parents
-    outer += [
-        "--proc", "/proc", "--dev", "/dev",
-        "--size", str(int(limits.scratch_bytes)), "--tmpfs", "/tmp", "--chmod", "1777", "/tmp",
-        "--remount-ro", "/", "--chdir", "/tmp", "--",
-    ]
+    outer += ["--chmod", "1777", "/tmp", "--remount-ro", "/", "--chdir", "/tmp", "--"]
     drop = [
         "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
         "--bounding-set=-all", "--no-new-privs",
@@ -123,7 +132,7 @@ def environment() -> dict[str, str]:
 
 def sandbox_processes(slot: int) -> list[int]:
     """PIDs of processes running as the sandbox uid of ``slot`` (there should be none after grading)."""
-    uid, found = UID_BASE + slot, []
+    uid, found = uid_for(slot), []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -146,7 +155,7 @@ def check_available() -> None:
         done = subprocess.run(command(argv, 0, GradeLimits()), env=environment(), capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise SandboxUnavailable(f"the sandbox did not start ({e}): {INSTALL_HINT}") from None
-    if done.returncode != 0 or done.stdout.strip() != str(UID_BASE).encode():
+    if done.returncode != 0 or done.stdout.strip() != str(uid_for(0)).encode():
         err = done.stderr.decode("utf-8", "replace").strip()[-300:]
         raise SandboxUnavailable(f"the sandbox does not work here (bwrap said: {err or done.returncode}): {INSTALL_HINT}")
 
