@@ -66,20 +66,13 @@ def _timer(cpu: list[float]):
 
 def measure(name: str, builder: Any, rounds: int, positions: int) -> dict[str, Any]:
     """Time and count every move of one widget."""
-    import IPython.display
-
     screen = widget_driver.Screen()
-    shown = IPython.display.display
-    IPython.display.display = screen.display  # the builders import display inside their bodies
-    try:
+    with screen.shown():
         box = builder()
         counted = list(widget_driver.drive(box, screen, positions))  # also the warm-up round
         wall, cpu = [], []
         for _ in range(rounds):
             wall += [m.seconds for m in widget_driver.drive(box, screen, positions, timer=_timer(cpu))]
-    finally:
-        IPython.display.display = shown
-    work = {k: max(m.work.as_dict()[k] for m in counted) for k in counted[0].work.as_dict()}
     return {
         "widget": name,
         "moves": len(counted),
@@ -87,7 +80,7 @@ def measure(name: str, builder: Any, rounds: int, positions: int) -> dict[str, A
         "p90_ms": round(1e3 * statistics.quantiles(wall, n=10, method="inclusive")[-1], 1) if len(wall) > 1 else round(1e3 * wall[0], 1),
         "worst_ms": round(1e3 * max(wall), 1),
         "median_cpu_ms": round(1e3 * statistics.median(cpu), 1),
-        "max_work_per_move": work,
+        "max_work_per_move": widget_driver.max_work(counted),
     }
 
 

@@ -184,11 +184,12 @@ def test_machine_info_records_what_a_result_needs() -> None:
 
 
 def test_instruction_sets_follow_the_override() -> None:
+    import os
     import subprocess
     import sys
 
     code = "from mobilenet_lib.benchmark import instruction_sets as i; print(i()['aten_cpu_capability'], i()['ATEN_CPU_CAPABILITY'])"
-    env = {**__import__("os").environ, "ATEN_CPU_CAPABILITY": "default"}
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["DEFAULT", "default"]
 

@@ -63,23 +63,20 @@ def test_registry_holds_every_central_widget() -> None:
 _MAX_WORK: dict[str, dict[str, int]] = {}  # filled by the test below, read by the last one
 
 
-def _drive(builder: Callable[[], Any], monkeypatch) -> list[widget_driver.Move]:
-    import IPython.display
-
+def _drive(builder: Callable[[], Any]) -> list[widget_driver.Move]:
     screen = widget_driver.Screen()
-    # the builders import display inside their bodies, so patching the module attribute reaches them
-    monkeypatch.setattr(IPython.display, "display", screen.display)
-    box = builder()
-    assert widget_driver.controls(box), "no slider, menu or toggle found"
-    return list(widget_driver.drive(box, screen))
+    with screen.shown():
+        box = builder()
+        assert widget_driver.controls(box), "no slider, menu or toggle found"
+        return list(widget_driver.drive(box, screen))
 
 
 @pytest.mark.parametrize(("name", "builder"), BUILDERS, ids=[name for name, _ in BUILDERS])
-def test_every_control_move_stays_within_the_work_budget(name: str, builder: Callable[[], Any], monkeypatch) -> None:
+def test_every_control_move_stays_within_the_work_budget(name: str, builder: Callable[[], Any]) -> None:
     import matplotlib.pyplot as plt
 
     open_before = len(plt.get_fignums())
-    moves = _drive(builder, monkeypatch)
+    moves = _drive(builder)
     dead = sorted({m.control for m in moves} - {m.control for m in moves if m.changed})
     assert not dead, f"{name}: moving {dead} across its range changed nothing the reader sees"
     over = [(m.control, m.value, k, v) for m in moves for k, v in m.work.as_dict().items() if v > BUDGET[k]]
@@ -88,7 +85,7 @@ def test_every_control_move_stays_within_the_work_budget(name: str, builder: Cal
         f"{name}: a move changed the output without drawing (a stale figure?)")
     # bare Figures are garbage-collected; figures registered with pyplot would pile up per move
     assert len(plt.get_fignums()) == open_before, f"{name}: moves leave pyplot figures open"
-    _MAX_WORK[name] = {k: max(m.work.as_dict()[k] for m in moves) for k in BUDGET}
+    _MAX_WORK[name] = widget_driver.max_work(moves)
 
 
 def test_work_counter_sees_what_a_move_does() -> None:

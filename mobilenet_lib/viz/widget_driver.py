@@ -18,13 +18,14 @@ can assert on any machine; timing is what a reader feels, and is measured, not a
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import inspect
 import io
-import json
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from mobilenet_lib.validation import positive_int
 
 __all__ = [
     "WIDGET_TIMINGS", "Move", "Screen", "Work", "WorkCounter", "committed_timing", "controls", "drive",
-    "settings", "widget_builders",
+    "max_work", "settings", "widget_builders",
 ]
 
 # Written by benchmarks/widgets.py on an idle machine; the chapters quote it, the tests check it.
@@ -57,7 +58,7 @@ def committed_timing(name: str, path: str | Path | None = None) -> dict[str, Any
     rows = {r["widget"]: r for r in payload["results"]}
     if name not in rows:
         raise ValueError(f"name {name!r} was never timed; timed widgets: {sorted(rows)}")
-    return {**json.loads(json.dumps(rows[name])), "machine": payload["machine"]}
+    return {**copy.deepcopy(rows[name]), "machine": payload["machine"]}
 
 
 def widget_builders() -> list[tuple[str, Callable[[], Any]]]:
@@ -120,6 +121,19 @@ class Screen:
 
     def __init__(self) -> None:
         self.last = b""
+
+    @contextmanager
+    def shown(self) -> Iterator[Screen]:
+        """Route IPython's ``display`` to this screen while active. The builders import
+        ``display`` inside their bodies, so replacing the module attribute reaches them."""
+        import IPython.display
+
+        before = IPython.display.display
+        IPython.display.display = self.display
+        try:
+            yield self
+        finally:
+            IPython.display.display = before
 
     def display(self, *objs: Any, **_: Any) -> None:
         for obj in objs:
@@ -184,6 +198,12 @@ def _points(artist: Any) -> int:
 
 def _figure_points(figure: Any) -> int:
     return sum(_points(a) for a in figure.findobj(include_self=False))
+
+
+def max_work(moves: Iterable[Move]) -> dict[str, int]:
+    """The heaviest value of each count over ``moves`` (each :class:`Work` field on its own)."""
+    works = [m.work.as_dict() for m in moves]
+    return {k: max(w[k] for w in works) for k in works[0]}
 
 
 @dataclass
