@@ -504,14 +504,14 @@ _ROW_COLUMNS = (
     ("output_shape", "output"),
     ("params", "params"),
     ("macs", "mult-adds"),
-    ("memory_access_cost", "memory access cost"),
+    ("memory_access_cost", "memory access"),
 )
 _GROUP_COLUMNS = (
     ("name", "block"),
     ("layers", "layers"),
     ("params", "params"),
     ("macs", "mult-adds"),
-    ("memory_access_cost", "memory access cost"),
+    ("memory_access_cost", "memory access"),
 )
 _NUMERIC = {"groups", "params", "macs", "memory_access_cost", "layers"}
 
@@ -638,11 +638,26 @@ class CostTable:
             "memory_access_cost": self.total_memory_access_cost,
         }
 
-    def to_markdown(self, depth: int | None = None) -> str:
-        """A Markdown table, one row per layer (or per block with ``depth``), plus a total row."""
+    def to_markdown(self, depth: int | None = None, columns: Sequence[str] | None = None) -> str:
+        """A Markdown table, one row per layer (or per block with ``depth``), plus a total row.
+
+        ``columns`` picks and orders the columns by key (``name``, ``kind``, ``kernel``, ``stride``,
+        ``groups``, ``input_shape``, ``output_shape``, ``params``, ``macs``,
+        ``memory_access_cost``; per block: ``name``, ``layers``, ``params``, ``macs``,
+        ``memory_access_cost``), e.g. to fit a narrow page.
+        """
+        available = _ROW_COLUMNS if depth is None else _GROUP_COLUMNS
+        if columns is not None:
+            if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+                raise TypeError(f"columns must be a sequence of column keys, got {columns!r}")
+            by_key = dict(available)
+            unknown = [c for c in columns if c not in by_key]
+            if unknown or not columns:
+                raise ValueError(f"columns must be some of {list(by_key)}, got {list(columns)!r}")
+            available = tuple((c, by_key[c]) for c in columns)
         if depth is None:
-            return _table(_ROW_COLUMNS, self.to_rows(), self._total_row()).to_markdown()
-        return _table(_GROUP_COLUMNS, [asdict(g) for g in self.group_by(depth)], self._total_row()).to_markdown()
+            return _table(available, self.to_rows(), self._total_row()).to_markdown()
+        return _table(available, [asdict(g) for g in self.group_by(depth)], self._total_row()).to_markdown()
 
     def _repr_html_(self) -> str:
         caption = (

@@ -186,15 +186,39 @@ def test_widget_pages_load_the_vendored_widget_renderer(site: Path) -> None:
             assert site / needed in targets, f"{page.relative_to(site)} does not load {needed}"
 
 
-def test_chapters_have_launch_and_download_buttons(site: Path) -> None:
-    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
-    owner_repo = urlparse(repo).path.strip("/")
+def test_chapters_have_download_and_live_code_buttons(site: Path) -> None:
+    # Binder and Colab buttons are off until the book has a home repository (README, "Publishing");
+    # tests/browser/test_reader_page.py checks that no button leads to the placeholder.
     pages = _chapter_pages(site)
     assert pages
     for page in pages:
         text = page.read_text(encoding="utf-8")
         name = page.relative_to(site).with_suffix(".ipynb").as_posix()
-        assert f"mybinder.org/v2/gh/{owner_repo}/" in text and name in text, f"{page.name}: no Binder button"
-        assert f"colab.research.google.com/github/{owner_repo}/" in text, f"{page.name}: no Colab button"
         assert f"_sources/{name}" in text, f"{page.name}: no download button for the notebook"
         assert (site / "_sources" / name).is_file()
+        assert "initThebeSBT()" in text, f"{page.name}: no Live Code button"
+
+
+def test_the_reader_sees_no_test_plumbing(site: Path) -> None:
+    """book/_ext/reader_page.py strips nbval markers and glue calls from the code on the page; the
+    notebooks keep them (they are the checks)."""
+    notebooks = [nb for nb in (ROOT / "book").glob("*.ipynb")]
+    assert any("NBVAL_CHECK_OUTPUT" in nb.read_text(encoding="utf-8") for nb in notebooks)
+    for page in _chapter_pages(site):
+        code = " ".join(re.findall(r'<div class="highlight[^"]*"><pre>(.*?)</pre>', page.read_text(encoding="utf-8"), re.S))
+        text = re.sub(r"<[^>]+>", "", code)
+        assert "NBVAL_" not in text, f"{page.name}: nbval markers shown to the reader"
+        assert not re.search(r"\bglue\(", text), f"{page.name}: glue() calls shown to the reader"
+
+
+def test_bibliography_labels_are_author_year(site: Path) -> None:
+    html = (site / "book" / "bibliography.html").read_text(encoding="utf-8")
+    labels = re.findall(r'<span class="label"><span class="fn-bracket">\[</span>(.*?)<span class="fn-bracket">\]', html)
+    assert labels, "no bibliography labels found"
+    for label in labels:
+        assert re.fullmatch(r"[^\d,]+(?: and [^\d,]+| et al\.)?, \d{4}[a-z]?", label), f"label {label!r} is not author-year"
+
+
+def test_exercises_are_numbered_per_chapter(site: Path) -> None:
+    numbers = re.findall(r"Exercise (\d+(?:\.\d+)?)", (site / "book" / "mobilenet_v1.html").read_text(encoding="utf-8"))
+    assert numbers and all("." in n for n in numbers), f"exercise numbers {sorted(set(numbers))[:5]} are not per chapter"

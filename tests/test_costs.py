@@ -307,7 +307,7 @@ def test_layer_table_rendering_and_grouping():
     assert sum(g.macs for g in groups) == table.total.macs
     md = table.to_markdown()
     assert md.count("\n") == 1 + 1 + 3  # header, rule, 3 rows, total
-    assert "| total |" in md and "mult-adds" in md and "memory access cost" in md
+    assert "| total |" in md and "mult-adds" in md and "memory access" in md
     assert f"{table.total.macs:,}" in md
     assert "| 0 | 2 |" in table.to_markdown(depth=1)
     html = table._repr_html_()
@@ -547,3 +547,17 @@ def test_mobilenet_v1_14x14_blocks_are_table3_layers():
     blocks = layer_table(model("mobilenet_v1", {})).group_by(2)
     matching = [g for g in blocks if (g.macs, g.params) == (separable.macs, separable.params)]
     assert len(matching) == 5 and all(g.layers == 2 for g in matching)
+
+
+def test_layer_table_markdown_can_pick_its_columns() -> None:
+    import mobilenet_lib as ml
+    from mobilenet_lib.blocks import InvertedResidual
+
+    table = ml.layer_table(InvertedResidual(16, 16, 1, 6), (1, 16, 8, 8))
+    md = table.to_markdown(columns=("name", "kind", "macs"))
+    assert md.splitlines()[0].replace(" ", "") == "|layer|kind|mult-adds|"
+    assert "memory access" not in md and "| total |" in md
+    with pytest.raises(ValueError, match="columns must be some of"):
+        table.to_markdown(columns=("name", "colour"))
+    with pytest.raises(TypeError, match="columns must be a sequence"):
+        table.to_markdown(columns="name")

@@ -242,6 +242,7 @@ def test_list_models_and_create_model() -> None:
     expected = {
         "mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v2",
         "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+        "shufflenet_v1", "shufflenet_v1_g1", "shufflenet_v1_g2", "shufflenet_v1_g3", "shufflenet_v1_g4", "shufflenet_v1_g8",
         "resnet18", "resnet50",
     }
     assert set(list_models()) == expected

@@ -92,7 +92,7 @@ def test_html_is_self_contained_with_one_control_per_parameter(view: StaticView)
 def test_starts_at_the_plot_functions_defaults_or_the_given_ones(view: StaticView) -> None:
     assert view.start == (0, 1, 0)  # color="red", level=2, unused=0: swatch's own defaults
     page = view.to_html()
-    first = re.search(r'<img class="msv-frame" src="data:image/png;base64,([^"]+)"', page).group(1)
+    first = re.search(r'<img class="msv-frame"[^>]* src="data:image/png;base64,([^"]+)"', page).group(1)
     assert first == view_data(view)["frames"][view.index[view.flat_index(color="red", level=2, unused=0)]]
     other = static_view(swatch, {"color": ["green", "blue"], "level": [1, 3]}, default={"level": 3}, dpi=30)
     assert other.start == (0, 1)  # green: the default is not on the grid, so the first value
@@ -164,3 +164,38 @@ def test_importing_it_pulls_in_neither_matplotlib_nor_pillow() -> None:
             "print([m for m in ('matplotlib', 'PIL') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_photo_frames_are_jpeg_and_the_page_swaps_them_as_jpeg() -> None:
+    from mobilenet_lib.viz.static_view import static_view
+    from mobilenet_lib.viz.style import new_figure
+
+    def plot(level=0.5):
+        fig = new_figure(2, 1)
+        ax = fig.subplots()
+        ax.imshow([[level, 1 - level], [0.2, 0.9]], cmap="viridis")
+        return fig
+
+    view = static_view(plot, {"level": [0.1, 0.5, 0.9]}, photo=True)
+    assert all(f[:3] == b"\xff\xd8\xff" for f in view.frames)  # the JPEG signature
+    page = view.to_html()
+    assert 'src="data:image/jpeg;base64,' in page and '"mime":"image/jpeg"' in page
+    png = static_view(plot, {"level": [0.1, 0.5]})
+    assert all(f[:8] == b"\x89PNG\r\n\x1a\n" for f in png.frames) and '"mime":"image/png"' in png.to_html()
+    with pytest.raises(TypeError, match="photo"):
+        static_view(plot, {"level": [0.1]}, photo="yes")
+
+
+def test_frames_are_shown_at_96_px_per_inch_whatever_their_dpi() -> None:
+    from mobilenet_lib.viz.static_view import static_view
+    from mobilenet_lib.viz.style import new_figure
+
+    def plot(level=1):
+        fig = new_figure(2.5, 1)
+        fig.subplots().plot([0, level])
+        return fig
+
+    for dpi in (48, 96, 144):
+        view = static_view(plot, {"level": [1, 2]}, dpi=dpi)
+        assert view.css_width == 240  # 2.5 in at 96 px per inch
+        assert 'style="width:240px;max-width:100%"' in view.to_html()

@@ -226,3 +226,25 @@ def test_plot_compute_share_bars_sum_to_100_percent() -> None:
 def test_plot_compute_share_rejects_bad_input(shares, message) -> None:
     with pytest.raises(ValueError, match=message):
         viz.plot_compute_share(shares)
+
+
+def test_filter_shapes_label_every_step_with_its_shapes_and_cost() -> None:
+    from mobilenet_lib.costs import separable_conv_cost, standard_conv_cost
+    from mobilenet_lib.viz.depthwise_separable import plot_filter_shapes
+
+    fig = plot_filter_shapes(m=32, n=64, dk=5, df=7)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "32 × 5×5×1" in texts and "64 × 1×1×32" in texts and "64 × 5×5×32" in texts
+    assert "input 7×7×32" in texts and "output 7×7×64" in texts and "output 7×7×32" in texts
+    ratio = separable_conv_cost(5, 32, 64, 7).macs / standard_conv_cost(5, 32, 64, 7).macs
+    assert f"{ratio:.3f} × (a)" in fig._suptitle.get_text()
+    assert fig.get_size_inches()[0] <= 7.0  # sized for the page's column
+
+
+def test_filter_shapes_reject_bad_sizes() -> None:
+    from mobilenet_lib.viz.depthwise_separable import plot_filter_shapes
+
+    with pytest.raises(ValueError, match="dk"):
+        plot_filter_shapes(dk=0)
+    with pytest.raises(TypeError, match="m"):
+        plot_filter_shapes(m=2.5)

@@ -13,6 +13,7 @@ Wired in _config.yml (``sphinx.local_extensions``).
 
 from __future__ import annotations
 
+import json
 import posixpath
 from typing import Any
 
@@ -65,7 +66,19 @@ def clean_page_scripts(app: Sphinx, pagename: str, templatename: str, context: d
     files[:] = kept
 
 
+def binder_settings(app: Sphinx) -> None:
+    """Tell live-code.js whether this build may use Binder: only when _config.yml names both a
+    BinderHub and the repository it should build (otherwise Live Code says at once that no
+    kernel is available, instead of launching a placeholder repository forever)."""
+    options = app.config.html_theme_options or {}
+    hub = str((options.get("launch_buttons") or {}).get("binderhub_url") or "").rstrip("/")
+    repo = str(options.get("repository_url") or "").rstrip("/")
+    binder = {"url": hub, "repository": repo, "branch": str(options.get("repository_branch") or "main")}
+    app.add_js_file(None, body=f"window.mobilenetBinder = {json.dumps(binder) if hub and repo else 'null'};")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("builder-inited", binder_settings)
     app.connect("doctree-resolved", replace_widget_views)
     # after myst-nb's own html-page-context handler (priority 500), which adds those scripts
     app.connect("html-page-context", clean_page_scripts, priority=900)

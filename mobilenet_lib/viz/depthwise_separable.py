@@ -10,6 +10,7 @@ and ipywidgets are imported inside the functions, so importing this module stays
 - :func:`plot_costs`               the same as bars, and the ratio 1/N + 1/D_K² against N
 - :func:`plot_compute_share`       where a network's mult-adds and parameters go, by layer kind
 - :func:`cost_widget`              sliders for M, N, D_K, D_F driving the two above
+- :func:`plot_filter_shapes`       the filters and tensor shapes of each step (the paper's Figure 2)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "cost_summary_html",
     "plot_costs",
     "plot_compute_share",
+    "plot_filter_shapes",
     "cost_widget",
 ]
 
@@ -170,7 +172,7 @@ class _CostPlot:
         self.label_sep = left.text(0, 0, "", va="center", fontsize=9)
         left.set_yticks([0, 1], ["separable", "standard"])
         left.set_ylim(-0.5, 2.0)  # room above the bars for the legend
-        left.legend(loc="upper center", ncol=3, fontsize=7, frameon=False, handlelength=1)
+        left.legend(loc="upper center", ncol=3, fontsize=8, frameon=False, handlelength=1)
 
         ns = self._N_GRID.numpy()
         for k in (3, 5, 7):
@@ -338,4 +340,62 @@ def plot_compute_share(shares: Mapping[str, KindShare], title: str = "", width: 
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=len(shares), fontsize=8, frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# The filters and the tensor shapes (the MobileNet paper's Figure 2)
+# --------------------------------------------------------------------------------------------
+
+
+def _cuboid(ax: Any, x: float, y: float, w: float, h: float, d: float, color: str, label: str = "") -> None:
+    """A box seen from the front-right: front face w × h at (x, y), depth d drawn at 45°."""
+    from matplotlib.patches import Polygon
+
+    dx = dy = d * 0.5
+    faces = [
+        [(x, y), (x + w, y), (x + w, y + h), (x, y + h)],                          # front
+        [(x, y + h), (x + w, y + h), (x + w + dx, y + h + dy), (x + dx, y + h + dy)],  # top
+        [(x + w, y), (x + w + dx, y + dy), (x + w + dx, y + h + dy), (x + w, y + h)],  # side
+    ]
+    for face, shade in zip(faces, (1.0, 0.8, 0.65)):
+        ax.add_patch(Polygon(face, closed=True, facecolor=color, alpha=0.25 + 0.5 * shade, edgecolor="0.25", lw=0.8))
+    if label:
+        ax.text(x + w / 2, y - 0.12, label, ha="center", va="top", fontsize=8.5)
+
+
+def plot_filter_shapes(m: int = 512, n: int = 512, dk: int = 3, df: int = 14, width: float = 6.7) -> Figure:
+    """The filters of a standard convolution, of a depthwise and of a pointwise one, with the
+    tensor each step reads and writes: the paper's Figure 2, labelled with ``m``, ``n``, ``dk``
+    and ``df`` (the Table 3 layer by default), and each step's mult-adds underneath."""
+    m, n = integer("m", m, low=1), integer("n", n, low=1)
+    dk, df = integer("dk", dk, low=1), integer("df", df, low=1)
+    fig = new_figure(width, 4.3)
+    ax = fig.subplots()
+    ax.set_xlim(0, 10.6)
+    ax.set_ylim(0.3, 7.8)
+    ax.axis("off")
+    rows = [
+        ("standard", 6.0, KIND_COLORS["standard"], n, f"{dk}×{dk}×{m}", 1.0, 0.9,
+         f"(a) standard: {n} filters of {dk}×{dk}×{m}", standard_conv_cost(dk, m, n, df).macs, n),
+        ("depthwise", 3.5, KIND_COLORS["depthwise"], m, f"{dk}×{dk}×1", 1.0, 0.18,
+         f"(b) depthwise: {m} filters of {dk}×{dk}×1, one per channel", depthwise_conv_cost(dk, m, df).macs, m),
+        ("pointwise", 1.0, KIND_COLORS["pointwise"], n, f"1×1×{m}", 0.35, 0.9,
+         f"(c) pointwise: {n} filters of 1×1×{m}", pointwise_conv_cost(m, n, df).macs, n),
+    ]
+    for _, y, color, count, shape, side, depth, title, macs, channels_out in rows:
+        ax.text(0.0, y + 1.6, title, ha="left", va="bottom", fontsize=9.5, fontweight="bold")
+        # the step's input and output tensors (every step reads M channels)
+        _cuboid(ax, 0.1, y - 0.1, 1.2, 1.2, 0.9, "#bbbbbb", f"input {df}×{df}×{m}")
+        ax.annotate("", xy=(7.6, y + 0.5), xytext=(6.9, y + 0.5), arrowprops=dict(arrowstyle="->", lw=1.2))
+        _cuboid(ax, 7.9, y - 0.1, 1.2, 1.2, 0.9, color, f"output {df}×{df}×{channels_out}")
+        # three filters, an ellipsis, the last one
+        for x in (2.0, 3.1, 4.2, 5.75):
+            _cuboid(ax, x, y + 0.5 - side / 2, side * 0.6, side * 0.6, depth, color)
+        ax.text(5.4, y + 0.5, "…", ha="center", va="center", fontsize=12)
+        ax.text(4.1, y - 0.22, f"{count:,} × {shape}", ha="center", va="top", fontsize=8.5)
+        ax.text(10.55, y + 0.5, f"{macs / 1e6:,.1f}M\nmult-adds", ha="right", va="center", fontsize=8.5)
+    sep = separable_conv_cost(dk, m, n, df).macs
+    std = standard_conv_cost(dk, m, n, df).macs
+    fig.suptitle(f"(b) + (c) = {sep / 1e6:,.1f}M mult-adds = {sep / std:.3f} × (a)", fontsize=10)
     return fig

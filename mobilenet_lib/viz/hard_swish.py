@@ -21,6 +21,7 @@ import torch
 
 from mobilenet_lib import activations
 from mobilenet_lib.validation import integer, number
+from mobilenet_lib.viz.style import new_figure
 
 if TYPE_CHECKING:  # imported lazily at run time
     from matplotlib.figure import Figure
@@ -76,8 +77,6 @@ def plot_activations(
     implementations) and the difference smooth - hard, with its largest absolute value in the
     window marked. ``pair`` is ``"swish"`` or ``"sigmoid"``.
     """
-    from matplotlib.figure import Figure
-
     smooth_fn, hard_fn = pair_functions(pair)
     half_width = number("half_width", half_width, low=0.01, high=100.0)
     center = number("center", center, low=-100.0, high=100.0)
@@ -90,7 +89,7 @@ def plot_activations(
     i = int(diff.abs().argmax())
 
     # a fixed layout: constrained layout would double the widget's redraw time
-    fig = Figure(figsize=(9.6, 3.4))
+    fig = new_figure(9.6, 3.4, fixed_layout=True)
     axes = fig.subplots(1, 3)
     fig.subplots_adjust(left=0.065, right=0.99, bottom=0.15, top=0.91, wspace=0.25)
     xs = x.numpy()
@@ -135,8 +134,6 @@ def plot_int8_error(
     output on the same grid); the default shows the book's round grid and a max-calibrated one.
     The band +-0.5 LSB is what rounding alone costs.
     """
-    from matplotlib.figure import Figure
-
     from mobilenet_lib.experiments import hard_swish as q8
 
     if grids is None:
@@ -152,7 +149,7 @@ def plot_int8_error(
         "h_swish": "h-swish, integer ops",
     }
     colors = {"swish_plan": "#ff7f0e", "swish_lut": _SMOOTH_COLOR, "h_swish": _HARD_COLOR}
-    fig = Figure(figsize=(4.8 * len(grids), 3.6), layout="constrained")
+    fig = new_figure(4.8 * len(grids), 3.6)
     axes = fig.subplots(1, len(grids), squeeze=False)
     for ax, (title, grid) in zip(axes[0], grids.items(), strict=True):
         ax.axhspan(-0.5, 0.5, color="#dddddd", label="rounding alone (±0.5)")
@@ -170,11 +167,9 @@ def plot_int8_error(
 
 def plot_activation_timing(rows: Sequence[ActivationTiming], machine: str = "") -> Figure:
     """Horizontal bars: milliseconds per million values for each timed implementation."""
-    from matplotlib.figure import Figure
-
     if not rows:
         raise ValueError("rows is empty: pass the list returned by time_activations()")
-    fig = Figure(figsize=(8, 0.45 * len(rows) + 1.2), layout="constrained")
+    fig = new_figure(8, 0.45 * len(rows) + 1.2)
     ax = fig.subplots()
     names = [r.name for r in rows][::-1]
     values = [r.ms_per_million for r in rows][::-1]
@@ -200,13 +195,12 @@ def plot_activation_sites(sites: Sequence[ActivationSite], title: str = "") -> F
     Calls on pooled vectors (inside squeeze-and-excitation and in the classifier) are left out:
     they activate a few hundred values each. The legend gives each kind's total.
     """
-    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     shown = [s for s in sites if s.on_map]
     if not shown:
         raise ValueError("no activation on a spatial map to plot: pass activation_sites(model)")
-    fig = Figure(figsize=(9.6, 3.4), layout="constrained")
+    fig = new_figure(9.6, 3.4)
     ax = fig.subplots()
     ax.bar(range(len(shown)), [s.values / 1e3 for s in shown],
            color=[_KIND_COLORS.get(s.kind, "#7f7f7f") for s in shown])

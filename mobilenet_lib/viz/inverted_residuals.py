@@ -77,14 +77,14 @@ def _draw_chain(ax: Axes, anatomy: BlockAnatomy, max_channels: int, title: str) 
         width = 0.25 + 0.75 * h / max_hw
         color = _WIDE if c >= 2 * narrowest else _NARROW
         ax.add_patch(Rectangle((x - width / 2, -height / 2), width, height, color=color, alpha=0.85))
-        ax.text(x, -box_height / 2 - 0.25, f"{h}×{w}×{c}", ha="center", va="top", fontsize=10.5)
+        ax.text(x, -box_height / 2 - 0.25, f"{h}×{w}×{c}", ha="center", va="top", fontsize=9)
     for i, layer in enumerate(main):
         x0, x1 = i * spacing + 0.55, (i + 1) * spacing - 0.55
         ax.add_patch(FancyArrowPatch((x0, 0), (x1, 0), arrowstyle="-|>", mutation_scale=12, color="0.3"))
         ax.text((x0 + x1) / 2, 0.18, layer.operator.replace(", ", "\n", 1), ha="center", va="bottom",
-                fontsize=10, linespacing=1.1)
+                fontsize=8.5, linespacing=1.1)
         ax.text((x0 + x1) / 2, -0.18, f"{_human(layer.params)} params\n{_human(layer.macs)} mult-adds",
-                ha="center", va="top", fontsize=9.5, color="0.35")
+                ha="center", va="top", fontsize=8, color="0.35")
     end = (len(tensors) - 1) * spacing
     top = box_height / 2 + 0.35
     if anatomy.shortcut != "none":
@@ -94,10 +94,10 @@ def _draw_chain(ax: Axes, anatomy: BlockAnatomy, max_channels: int, title: str) 
         ax.plot([0, 0, end], [top - 0.25, rail, rail], color="0.45", linestyle="--", linewidth=1.2)
         ax.add_patch(FancyArrowPatch((end, rail), (end, top - 0.25), arrowstyle="-|>", mutation_scale=12,
                                      color="0.45", linestyle="--", linewidth=1.2))
-        ax.text(end / 2, rail + 0.08, label, ha="center", va="bottom", fontsize=10, color="0.3")
+        ax.text(end / 2, rail + 0.08, label, ha="center", va="bottom", fontsize=9, color="0.3")
     ax.set_xlim(-1.0, end + 1.0)
     ax.set_ylim(-box_height / 2 - 1.1, top + 1.0)
-    ax.set_title(title, fontsize=12)
+    ax.set_title(title, fontsize=10)
     ax.axis("off")
 
 
@@ -106,7 +106,7 @@ def _summary(anatomy: BlockAnatomy) -> str:
     peak = anatomy.memory.peak
     held = " + ".join(f"{s[2]}×{s[3]}×{s[1]}" for s in peak.live_shapes)  # (N, C, H, W) -> H×W×C
     return (
-        f"output {h}×{w}×{c} · {anatomy.params:,} params · {anatomy.macs:,} mult-adds · "
+        f"output {h}×{w}×{c} · {anatomy.params:,} params · {anatomy.macs:,} mult-adds\n"
         f"peak activation memory {_kib(anatomy.peak_bytes)} ({held})"
     )
 
@@ -124,7 +124,7 @@ def plot_block(
     shortcut = "shortcut: yes" if anatomy.shortcut == "identity" else (
         "no shortcut: stride 2" if stride == 2 else "no shortcut: in ≠ out channels")
     _draw_chain(ax, anatomy, max_channels, f"Inverted residual, t = {expansion} ({shortcut})")
-    fig.text(0.5, 0.01, _summary(anatomy), ha="center", va="bottom", fontsize=10)
+    fig.text(0.5, 0.01, _summary(anatomy), ha="center", va="bottom", fontsize=9)
     return fig
 
 
@@ -136,8 +136,8 @@ def plot_block_comparison(resolution: int = 56) -> Figure:
     fig = new_figure(9.5, 6.6)
     top, bottom = fig.subplots(2, 1)
     scale = 256
-    _draw_chain(top, resnet, scale, "ResNet bottleneck: wide → narrow → wide (shortcut joins the wide tensors)")
-    _draw_chain(bottom, v2, scale, "Inverted residual: narrow → wide → narrow (shortcut joins the narrow tensors)")
+    _draw_chain(top, resnet, scale, "ResNet bottleneck: wide → narrow → wide\n(the shortcut joins the wide tensors)")
+    _draw_chain(bottom, v2, scale, "Inverted residual: narrow → wide → narrow\n(the shortcut joins the narrow tensors)")
     for ax, anatomy in ((top, resnet), (bottom, v2)):
         ax.text(0.5, -0.02, _summary(anatomy), transform=ax.transAxes, ha="center", va="top", fontsize=8.5)
     return fig

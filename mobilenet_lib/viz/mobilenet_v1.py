@@ -27,12 +27,12 @@ from mobilenet_lib.experiments.mobilenet_v1 import (
     PAPER_WIDTH,
     CostGrid,
     PaperPoint,
-    grid_key,
     architecture_rows,
+    grid_key,
     sweep_series,
     v1_cost_grid,
 )
-from mobilenet_lib.viz.style import new_figure
+from mobilenet_lib.viz.style import COLUMN_WIDTH_IN, new_figure, plain_log_axis
 
 if TYPE_CHECKING:  # imported lazily at run time
     from matplotlib.figure import Figure
@@ -102,10 +102,9 @@ def _cost_figure(grid: CostGrid, *, animated: bool) -> tuple[Figure, list[Any]]:
     out of ordinary draws, so a widget can draw the rest once and blit the dots on top.
     """
     from matplotlib import colormaps
-    from matplotlib.figure import Figure
 
     # A fixed layout, not style.new_figure's constrained one: laying out costs a third of a draw.
-    fig = Figure(figsize=(10.0, 3.8))
+    fig = new_figure(10.0, 3.8, fixed_layout=True)
     fig.subplots_adjust(left=0.07, right=0.985, bottom=0.13, top=0.91, wspace=0.22)
     ax_macs, ax_params = fig.subplots(1, 2)
     alphas = list(grid.alphas)
@@ -181,7 +180,6 @@ class CostFigureRenderer:
     drawing two dots and two titles takes a few milliseconds, and encoding the PNG about ten. The
     picture is the one :func:`plot_cost` draws (the tests compare the pixels).
     """
-
     def __init__(self, grid: CostGrid | None = None, dpi: float = 100.0) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -259,16 +257,16 @@ def architecture_html(table: CostTable) -> str:
     """
     if not isinstance(table, CostTable):
         raise ValueError(f"architecture_html needs a CostTable from costs.layer_table, got {type(table).__name__}")
-    head = ("#", "type", "stride", "filter shape", "output (H×W×C)", "params", "mult-adds", "% of mult-adds")
+    head = ("#", "type", "stride", "filter", "output H×W×C", "params", "mult-adds", "% of mult-adds")
     right = {0, 2, 5, 6, 7}
     cells = ["<tr>" + "".join(
-        f'<th style="text-align:{"right" if j in right else "left"};padding:0.1em 0.5em;white-space:nowrap">{h}</th>' for j, h in enumerate(head)
+        f'<th style="text-align:{"right" if j in right else "left"};padding:0.1em 0.4em;white-space:nowrap">{h}</th>' for j, h in enumerate(head)
     ) + "</tr>"]
     for r in architecture_rows(table):
         values = (r["layer"], r["type"], r["stride"], r["filter"], r["output"], f"{r['params']:,}",
                   f"{r['mult_adds']:,}", f"{r['share']:.2f}")
         cells.append("<tr>" + "".join(
-            f'<td style="text-align:{"right" if j in right else "left"};padding:0.1em 0.5em;white-space:nowrap">{html.escape(str(v))}</td>'
+            f'<td style="text-align:{"right" if j in right else "left"};padding:0.1em 0.4em;white-space:nowrap">{html.escape(str(v))}</td>'
             for j, v in enumerate(values)
         ) + "</tr>")
     total = table.total
@@ -283,7 +281,7 @@ def architecture_html(table: CostTable) -> str:
     )
     return (
         # A wide table on a narrow page scrolls instead of wrapping its cells.
-        f'<div style="overflow-x:auto"><table style="font-size:0.9em"><caption>{html.escape(caption)}</caption>'
+        f'<div style="overflow-x:auto"><table><caption>{html.escape(caption)}</caption>'
         f"<thead>{cells[0]}</thead><tbody>{''.join(cells[1:])}</tbody><tfoot>{foot}</tfoot></table></div>"
     )
 
@@ -312,9 +310,9 @@ def plot_sweep(sweep: Mapping[str, Any], *, show_paper: bool = True) -> Figure:
     series = sweep_series(sweep)
     if not any(series.values()):
         raise ValueError("the sweep has no runs to plot")
-    # 9 inches: drawn at the text column's width, its 9-point labels stay readable
-    fig = new_figure(9.0 if show_paper else 6.0, 4.6)
-    axes = fig.subplots(1, 2 if show_paper else 1, squeeze=False)[0]
+    # the panels stacked, each the column's width, so that the 9-point labels have room
+    fig = new_figure(COLUMN_WIDTH_IN, 7.8 if show_paper else 4.0)
+    axes = fig.subplots(2 if show_paper else 1, 1, squeeze=False)[:, 0]
     if show_paper:
         ax = axes[0]
         for family, table in (("width", PAPER_WIDTH), ("resolution", PAPER_RESOLUTION)):
@@ -332,9 +330,10 @@ def plot_sweep(sweep: Mapping[str, Any], *, show_paper: bool = True) -> Figure:
         ax.annotate("α = 1, 224px", (full.mult_adds_m, full.top1), textcoords="offset points", xytext=(-8, -4),
                     ha="right", va="top", fontsize=9)
         ax.set_xscale("log")
+        plain_log_axis(ax.xaxis)
         ax.set_xlabel("mult-adds per image (millions, log scale)")
         ax.set_ylabel("ImageNet top-1 accuracy (%)")
-        ax.set_title("Published: ImageNet (Howard et al., 2017)", fontsize=11)
+        ax.set_title("Published: ImageNet (Howard et al., 2017)", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(loc="lower right", fontsize=9)
     ax = axes[-1]
@@ -366,12 +365,10 @@ def plot_sweep(sweep: Mapping[str, Any], *, show_paper: bool = True) -> Figure:
             ax.annotate(text, (p.mult_adds / 1e6, y), textcoords="offset points", xytext=offset,
                         ha=ha, va="top" if family == "full" else "baseline", fontsize=9)
     ax.set_xscale("log")
+    plain_log_axis(ax.xaxis)
     ax.set_xlabel("mult-adds per image (millions, log scale)")
     ax.set_ylabel("digits test accuracy (%)")
-    ax.set_title("Measured here: digits, mean and range over seeds", fontsize=11)
-    from matplotlib.ticker import NullFormatter
-
-    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels on a short log axis overlap
+    ax.set_title("Measured here: digits, mean and range over seeds", fontsize=10)
     ax.margins(x=0.12, y=0.08)  # room for the labels of the end points
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)

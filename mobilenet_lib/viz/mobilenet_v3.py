@@ -49,7 +49,7 @@ def plot_bneck_costs(variant: str = "large", input_size: int = 224) -> Figure:
         if c.activation == "HS":
             ax.axvspan(c.index - 0.5, c.index + 0.5, color="#d62728", alpha=0.07, lw=0)
         if c.use_se:
-            ax.text(c.index, b + 0.02 * top, "SE", ha="center", fontsize=7)
+            ax.text(c.index, b + 0.02 * top, "SE", ha="center", fontsize=8)
     ax.set_xticks(list(x), [f"{c.index}: {c.expanded}@{c.size}²" for c in costs], rotation=40, ha="right", fontsize=8)
     ax.set_xlim(-0.6, len(costs) - 0.4)
     ax.set_ylim(0, top * 1.3)  # room for the legend above the bars

@@ -22,7 +22,7 @@ import torch
 from mobilenet_lib.blocks import channel_shuffle
 from mobilenet_lib.experiments.shufflenet_latency import DISPLAY_NAMES, latency_payload
 from mobilenet_lib.validation import integer
-from mobilenet_lib.viz.style import new_figure
+from mobilenet_lib.viz.style import COLUMN_WIDTH_IN, label_points, new_figure, plain_log_axis
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -114,11 +114,11 @@ def plot_channel_flow(groups: int = 3, per_group: int = 2) -> Figure:
     for ax, shuffle in zip(axes, (False, True)):
         seen = _flow_panel(ax, groups, per_group, shuffle)
         ax.set_title(
-            f"{'with' if shuffle else 'without'} channel shuffle: each output sees {seen} of {groups} input group"
+            f"{'with' if shuffle else 'without'} channel shuffle:\neach output sees {seen} of {groups} input group"
             f"{'s' if groups != 1 else ''}",
-            fontsize=10,
+            fontsize=9.5,
         )
-    fig.suptitle(f"{groups} groups of {per_group} channels", fontsize=11)
+    fig.suptitle(f"{groups} groups of {per_group} channels", fontsize=10)
     return fig
 
 
@@ -160,19 +160,16 @@ def plot_latency_vs_macs(payload: Mapping[str, Any]) -> Figure:
     If time were proportional to mult-adds every point would sit on one line of slope 1; the
     dotted line through ResNet-18 (or the largest model) shows where that would put them.
     """
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
     models, _, batches = latency_payload(payload)
-    fig = new_figure(5.2 * len(batches), 4.4)
-    axes = fig.subplots(1, len(batches), squeeze=False)[0]
+    # one panel per batch size, stacked: each gets the column's width, so the labels have room
+    fig = new_figure(COLUMN_WIDTH_IN, 3.3 * len(batches))
+    axes = fig.subplots(len(batches), 1, squeeze=False)[:, 0]
     anchor = next((m for m in models if m.name == "resnet18"), max(models, key=lambda m: m.macs))
     for ax, b in zip(axes, batches):
         for k, m in enumerate(models):
             family = m.name.split("_")[0]
             marker = {"mobilenet": "o", "shufflenet": "s", "resnet18": "D"}.get(family, "^")
             ax.scatter(m.macs / 1e6, m.ms_per_image(b), s=42, marker=marker, color=f"C{k % 10}", zorder=3)
-            ax.annotate(DISPLAY_NAMES.get(m.name, m.name), (m.macs / 1e6, m.ms_per_image(b)), fontsize=7.5,
-                        xytext=(4, 3), textcoords="offset points")
         lo = min(m.macs for m in models) / 1e6 / 1.5
         hi = max(m.macs for m in models) / 1e6 * 1.5
         slope = anchor.ms_per_image(b) / (anchor.macs / 1e6)
@@ -180,15 +177,20 @@ def plot_latency_vs_macs(payload: Mapping[str, Any]) -> Figure:
                 label=f"time ∝ mult-adds (through {DISPLAY_NAMES.get(anchor.name, anchor.name)})")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        for axis in (ax.xaxis, ax.yaxis):  # plain numbers (20, 50, 100), not 2×10¹
-            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            axis.set_minor_formatter(NullFormatter())
+        for axis in (ax.xaxis, ax.yaxis):
+            plain_log_axis(axis)
         ax.set_xlabel("mult-adds per image (millions)")
         ax.set_ylabel("ms per image (median)")
         ax.set_title(f"batch {b}", fontsize=10)
-        ax.legend(fontsize=7.5, loc="lower right")
+        ax.legend(fontsize=8, loc="lower right")
+        ys = [m.ms_per_image(b) for m in models]
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(min(ys) / 1.6, max(ys) * 1.6)
         ax.grid(True, which="both", alpha=0.25)
+    fig.draw_without_rendering()  # final layout first: the labels are placed in display space
+    for ax, b in zip(axes, batches):
+        label_points(ax, [m.macs / 1e6 for m in models], [m.ms_per_image(b) for m in models],
+                     [DISPLAY_NAMES.get(m.name, m.name) for m in models])
     return fig
 
 
@@ -250,16 +252,16 @@ def plot_guideline(runs: Mapping[int, Sequence[GuidelineResult]]) -> Figure:
     ax.axhline(1.0, color="black", lw=0.8)
     ax.set_xticks(range(len(names)), names, fontsize=8.5)
     ax.set_ylabel(f"speed relative to {names[0]}")
-    ax.legend(fontsize=7.5, ncols=2)
+    ax.legend(fontsize=8, ncols=2)
     ax.grid(True, axis="y", alpha=0.25)
     ax.set_title(f"{guideline}: measured speed beside the paper's (Table {paper.table})", fontsize=10)
     mac = [r.memory_access_cost / first[0].memory_access_cost for r in first]
     macs = [r.macs / first[0].macs for r in first]
     ax2.plot(range(len(names)), mac, "o-", label="memory access cost")
     ax2.plot(range(len(names)), macs, "s--", label="mult-adds")
-    ax2.set_xticks(range(len(names)), names, fontsize=7.5, rotation=20)
+    ax2.set_xticks(range(len(names)), names, fontsize=8, rotation=20)
     ax2.set_ylabel(f"relative to {names[0]}")
-    ax2.legend(fontsize=7.5)
+    ax2.legend(fontsize=8)
     ax2.grid(True, alpha=0.25)
     ax2.set_title("what the variants cost on paper", fontsize=10)
     return fig

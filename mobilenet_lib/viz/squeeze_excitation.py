@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mobilenet_lib.experiments import squeeze_excitation as se_study
 from mobilenet_lib.experiments.squeeze_excitation import v3_cost_without_se
+from mobilenet_lib.viz.style import new_figure
 
 if TYPE_CHECKING:  # imported lazily at run time
     from matplotlib.axes import Axes
@@ -52,7 +53,7 @@ def _bar_gates(ax: Axes, gates: Sequence[float], title: str) -> None:
     ax.set_ylabel("gate")
     ax.set_title(title, fontsize=10)
     for i, g in enumerate(gates):
-        ax.text(i, g + 0.02, f"{g:.2f}", ha="center", fontsize=7)
+        ax.text(i, g + 0.02, f"{g:.2f}", ha="center", fontsize=8)
 
 
 def _mosaic(demo: se_study.SEDemo, channels: Sequence[int], gap: int = 4, row_gap: int = 16) -> Any:
@@ -81,11 +82,9 @@ def plot_se_demo(
     Parameters as :func:`mobilenet_lib.experiments.squeeze_excitation.se_demo`. The maps of :data:`SHOWN_CHANNELS`
     are drawn before (top) and after (bottom) scaling, each channel on one colour scale.
     """
-    from matplotlib.figure import Figure
-
     demo = se_study.se_demo(image, rotate, strength, gate)
     names = se_study.DEMO_CHANNELS
-    fig = Figure(figsize=(10, 6))
+    fig = new_figure(10, 6, fixed_layout=True)
     grid = fig.add_gridspec(
         2, 3, height_ratios=(1, 1.25), width_ratios=(1, 1, 1.3),
         hspace=0.42, wspace=0.22, left=0.05, right=0.99, top=0.95, bottom=0.02,
@@ -113,12 +112,10 @@ def plot_se_demo(
 
 def plot_gate_comparison(image: str = "china", strength: float = 4.0, seed: int = 0) -> Figure:
     """Three bar charts of gates: the photo, the photo turned 90°, and an untrained SE (``seed``)."""
-    from matplotlib.figure import Figure
-
     upright = se_study.se_demo(image, 0, strength).gates.tolist()
     turned = se_study.se_demo(image, 1, strength).gates.tolist()
     untrained = se_study.random_se_gates(image, 0, seed).tolist()
-    fig = Figure(figsize=(10, 3.3), layout="constrained")
+    fig = new_figure(10, 3.3)
     axes = fig.subplots(1, 3, sharey=True)
     _bar_gates(axes[0], upright, f"hand-set SE: {image}")
     _bar_gates(axes[1], turned, f"hand-set SE: {image} turned 90°")
@@ -133,8 +130,6 @@ def plot_se_cost(reduction: float = 4, variant: str = "large", divisor: int = 8)
     beside the per-value scale multiplications (not counted). The title compares the totals with
     the network without SE.
     """
-    from matplotlib.figure import Figure
-
     blocks = se_study.v3_se_blocks(variant, reduction, divisor)
     base = v3_cost_without_se(variant)
     labels = [f"{b.index}: {b.expanded}@{b.cost.height}²" for b in blocks]
@@ -144,7 +139,7 @@ def plot_se_cost(reduction: float = 4, variant: str = "large", divisor: int = 8)
     total_params, total_macs = sum(params), sum(b.cost.fc.macs for b in blocks)
 
     # fixed margins: a constrained layout would add a third to every redraw of the widget
-    fig = Figure(figsize=(9, 4.2))
+    fig = new_figure(9, 4.2, fixed_layout=True)
     fig.subplots_adjust(left=0.08, right=0.99, bottom=0.3, top=0.84, wspace=0.22)
     ax_p, ax_m = fig.subplots(1, 2)
     x = range(len(blocks))
@@ -204,10 +199,8 @@ def _column(ax: Axes, title: str, boxes: Sequence[tuple[str, str]], skip: str) -
 
 def plot_se_placement() -> Figure:
     """Two block diagrams: an SE-ResNet bottleneck and a MobileNet V3 bneck, SE highlighted."""
-    from matplotlib.figure import Figure
-
     se, conv, dw, plain = "#f4a261", "#bde0fe", "#caffbf", "#eeeeee"
-    fig = Figure(figsize=(10, 5.2), layout="constrained")
+    fig = new_figure(10, 5.2)
     left, right = fig.subplots(1, 2)
     _column(left, "SE-ResNet bottleneck (Hu et al.)", [
         ("input x (C channels)", plain),

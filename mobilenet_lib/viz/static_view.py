@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
-from mobilenet_lib.validation import integer
+from mobilenet_lib.validation import flag, integer
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,7 +39,7 @@ __all__ = ["StaticView", "static_view", "figure_png", "DEFAULT_NOTE"]
 #: What the view says under its controls: it is pre-rendered, and how to get any value.
 DEFAULT_NOTE = (
     "Pre-rendered for the values on these controls, so it works without Python. For any other "
-    "value, make this page live (rocket icon at the top, then “Live Code”) or run the notebook."
+    "value, run the page (see the tip at the top of the chapter)."
 )
 
 # The swapper: reads the grid position of every control, looks up the frame (and the optional
@@ -60,7 +60,7 @@ _SCRIPT = """(function () {
       text.push(data.names[i] + " = " + data.labels[i][k]);
     }
     var f = data.index[flat];
-    img.src = "data:image/png;base64," + data.frames[f];
+    img.src = "data:" + data.mime + ";base64," + data.frames[f];
     img.alt = data.title + ": " + text.join(", ");
     root.setAttribute("data-msv-frame", String(f));
     if (caption) caption.innerHTML = data.captions[data.caption_index[flat]];
@@ -183,6 +183,23 @@ def figure_png(fig: Figure, dpi: int = 96, colors: int = 256) -> bytes:
     return out.getvalue()
 
 
+def figure_jpeg(fig: Figure, dpi: int = 96, quality: int = 88) -> bytes:
+    """``fig`` as a JPEG, for frames that are mostly photographs: a palette PNG posterises a
+    photo (a few dozen colours for thousands), a JPEG keeps its tones at a similar size."""
+    dpi = integer("dpi", dpi, low=30, high=300)
+    quality = integer("quality", quality, low=50, high=95)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="jpeg", dpi=dpi, facecolor="white", pil_kwargs={"quality": quality})
+    return buf.getvalue()
+
+
+def _css_width(frame: bytes, dpi: int) -> int:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(frame)) as image:
+        return round(image.width * 96 / dpi)
+
+
 def _close(fig: Any) -> None:
     # A pyplot-managed figure would stay alive (and be shown again) after the cell; a bare one is
     # garbage collected. Only touch pyplot if something already imported it.
@@ -213,7 +230,15 @@ class StaticView:
         captions: Sequence[str] = (),
         caption_index: Sequence[int] = (),
         note: str = DEFAULT_NOTE,
+        mime: str = "image/png",
+        css_width: int | None = None,
     ) -> None:
+        if mime not in ("image/png", "image/jpeg"):
+            raise ValueError(f"mime must be 'image/png' or 'image/jpeg', got {mime!r}")
+        self.mime = mime
+        #: The frame's width on the page, in CSS px: its size in inches at 96 px per inch, whatever
+        #: the dpi it was drawn at, so that its text has the size the figure asked for.
+        self.css_width = css_width
         self.title = title
         self._params = tuple(params)
         self.names = tuple(p.name for p in params)
@@ -288,6 +313,7 @@ class StaticView:
             "labels": self.labels,
             "sizes": self.sizes,
             "index": self.index,
+            "mime": self.mime,
             "frames": [base64.b64encode(f).decode("ascii") for f in self.frames],
             "captions": self.captions,
             "caption_index": self.caption_index,
@@ -300,13 +326,14 @@ class StaticView:
         caption = (
             f'<div class="msv-caption">{self.captions[self.caption_index[start_flat]]}</div>' if self.captions else ""
         )
+        size = f' style="width:{self.css_width}px;max-width:100%"' if self.css_width else ""
         self._html = (
             f'<div class="ml-static-view" id="{uid}" data-msv-frame="{self.index[start_flat]}">'
             f"<style>{_STYLE}</style>"
             f'<div class="msv-controls">{controls}</div>'
             f'<p class="msv-note">{html.escape(self.note)}</p>'
             f"{caption}"
-            f'<img class="msv-frame" src="data:image/png;base64,{first}" alt="{html.escape(self.title)}: {html.escape(alt)}">'
+            f'<img class="msv-frame"{size} src="data:{self.mime};base64,{first}" alt="{html.escape(self.title)}: {html.escape(alt)}">'
             f'<script type="application/json" class="msv-data">{payload}</script>'
             f"<script>{_SCRIPT % {'id': uid}}</script>"
             "</div>"
@@ -341,6 +368,7 @@ def static_view(
     colors: int = 256,
     max_points: int = 64,
     max_bytes: int = 2_000_000,
+    photo: bool = False,
 ) -> StaticView:
     """Pre-render ``plot`` over ``grid`` into a kernel-free interactive view.
 
@@ -352,6 +380,9 @@ def static_view(
     name). ``caption(**fixed, **point)`` may return an HTML snippet shown above the
     figure (e.g. a small table). Identical frames are stored once.
 
+    Frames are palette PNGs of ``colors`` colours at ``dpi``; with ``photo`` they are JPEGs
+    (for figures that are mostly photographs, which a palette posterises).
+
     Raises ``ValueError`` for a bad grid, more than ``max_points`` grid points (each one is a
     figure to draw when the notebook runs), or a result over ``max_bytes`` (the page's weight).
     """
@@ -359,6 +390,7 @@ def static_view(
         raise ValueError(f"plot must be a function returning a matplotlib Figure, got {plot!r}")
     if caption is not None and not callable(caption):
         raise ValueError(f"caption must be a function returning HTML, or None; got {caption!r}")
+    photo = flag("photo", photo)
     params = _params(plot, grid, dict(names or {}))
     fixed = dict(fixed or {})
     clash = set(fixed) & {p.name for p in params}
@@ -384,7 +416,7 @@ def static_view(
         fig = plot(**kwargs)
         if not hasattr(fig, "savefig"):
             raise ValueError(f"plot({kwargs}) returned {type(fig).__name__}, not a matplotlib Figure")
-        png = figure_png(fig, dpi=dpi, colors=colors)
+        png = figure_jpeg(fig, dpi=dpi) if photo else figure_png(fig, dpi=dpi, colors=colors)
         _close(fig)
         index.append(seen.setdefault(hashlib.sha256(png).digest(), len(seen)))
         if index[-1] == len(frames):
@@ -397,7 +429,8 @@ def static_view(
 
     view = StaticView(
         title or getattr(plot, "__name__", "figure"),
-        params, frames, index, start, captions, caption_index, note,
+        params, frames, index, start, captions, caption_index, note, "image/jpeg" if photo else "image/png",
+        _css_width(frames[0], dpi),
     )
     if view.nbytes > max_bytes:
         raise ValueError(f"the view weighs {view.nbytes / 1e6:.2f} MB, more than max_bytes={max_bytes / 1e6:.2f} MB; "

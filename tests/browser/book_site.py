@@ -28,10 +28,6 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--no-first-run"]
 LIVE_TIMEOUT_MS = 240_000  # running a chapter up to its widget, on a busy two-core machine
 
-# pydata-sphinx-theme logs "Got invalid theme mode" as a console error on a reader's very first
-# visit (nothing stored yet); a stored choice is what every later visit has.
-FIRST_VISIT = "localStorage.setItem('mode', 'light'); localStorage.setItem('theme', 'light');"
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -118,7 +114,6 @@ class PageProblems:
 @pytest.fixture()
 def page(browser: object) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script(FIRST_VISIT)
     pg = context.new_page()
     pg.problems = PageProblems(pg)
     yield pg

@@ -3,8 +3,12 @@
  *
  * - Served by scripts/serve-live (the page is on 127.0.0.1 or localhost and the site answers
  *   live-server.json), the kernel comes from the local Jupyter server that script started.
- * - Anywhere else (a published book), the kernel comes from Binder, built from the repository
- *   named in the page's thebe configuration (_config.yml's repository.url).
+ * - Anywhere else, the kernel comes from Binder, built from the repository named in the page's
+ *   thebe configuration, when the book was built with a Binder URL (_config.yml's
+ *   launch_buttons.binderhub_url; book/_ext/live_pages.py sets window.mobilenetBinder).
+ * - Otherwise, or when Binder cannot be reached or fails, the reader is told so on the page at
+ *   once (within a few seconds), with the ways that do work, instead of a "Launching" message
+ *   that never ends.
  *
  * Everything loaded here is vendored: thebe 0.9.3 (vendor/thebe, loaded only when the button is
  * pressed, so a page's weight does not change) and require.js (vendor/requirejs), which thebe
@@ -79,11 +83,55 @@
     });
   }
 
+  var BINDER_PROBE_MS = 5000;
+
+  // A visible, persistent message under the page title (and in the launch button's status line).
+  function reportFailure(text) {
+    setStatus("Live Code is not available:");
+    var box = document.querySelector(".ml-live-code-error");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "ml-live-code-error admonition warning";
+      box.setAttribute("role", "alert");
+      var title = document.querySelector("section h1") || document.querySelector("main h1");
+      if (title) title.insertAdjacentElement("afterend", box);
+      else document.body.insertAdjacentElement("afterbegin", box);
+    }
+    box.innerHTML = '<p class="admonition-title">Live Code is not available</p><p></p>';
+    box.lastChild.textContent = text;
+    document.documentElement.setAttribute("data-live-code", "failed");
+  }
+
+  var HOW_TO_RUN = "To run this chapter, serve the book with live code on your own machine " +
+    "(scripts/serve-live in the book's repository), or download the notebook " +
+    "(the download icon at the top of the page) and open it in Jupyter.";
+
+  // Is the Binder service reachable at all? An offline reader learns it in seconds, not never.
+  function probe(url) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, BINDER_PROBE_MS);
+    return fetch(url, { mode: "no-cors", cache: "no-store", signal: controller.signal })
+      .then(function () { clearTimeout(timer); return true; })
+      .catch(function () { clearTimeout(timer); return false; });
+  }
+
   var started = null;
 
   function startLiveCode() {
     if (started) return started;
+    var binder = window.mobilenetBinder || null;
     started = localServer().then(function (server) {
+      if (server) return server;
+      if (!binder) {
+        throw new Error("This copy of the book is not connected to a Jupyter kernel service " +
+                        "(no Binder). " + HOW_TO_RUN);
+      }
+      setStatus("Contacting " + binder.url + ":");
+      return probe(binder.url).then(function (ok) {
+        if (!ok) throw new Error(binder.url + " cannot be reached from this browser (offline?). " + HOW_TO_RUN);
+        return null;
+      });
+    }).then(function (server) {
       loadStyle(THEBE_CSS);
       // thebe's editors are a fixed 300px tall; a cell's editor fits its code instead
       var fit = document.createElement("style");
@@ -114,14 +162,21 @@
         }
         document.documentElement.setAttribute("data-live-code", server ? "local" : "binder");
         var result = window.thebe.bootstrap(options);
-        window.thebe.on("status", function () {
-          setStatus(server ? "Local Jupyter server:" : "Launching from mybinder.org:");
+        window.thebe.on("status", function (evt, data) {
+          var status = data && data.status;
+          if (status === "failed" || status === "dead") {
+            reportFailure((server ? "The local Jupyter server" : "Binder") + " reported: " +
+                          ((data && data.message) || status) + ". " + HOW_TO_RUN);
+            return;
+          }
+          setStatus(server ? "Local Jupyter server:" : "Launching from " + binder.url + ":");
         });
         return result;
       });
     });
     started.catch(function (err) {
       console.warn("[live-code] could not start live code:", err);
+      reportFailure(err && err.message ? err.message : String(err));
       started = null;
     });
     return started;
