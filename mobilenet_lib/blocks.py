@@ -11,6 +11,7 @@ block                          used by
 :class:`InvertedResidual`      MobileNet V2 and V3 (1x1 expand, kxk depthwise, [SE], linear 1x1)
 :class:`SqueezeExcitation`     MobileNet V3 (channel attention inside the inverted residual)
 :func:`channel_shuffle`        ShuffleNet (mix channels between groups)
+:class:`ShuffleV1Block`        ShuffleNet V1 (group 1x1, shuffle, 3x3 depthwise, group 1x1)
 :class:`ShuffleV2Block`        ShuffleNet V2 (channel split, two branches, concat, shuffle)
 :class:`BasicBlock`,           ResNet-18 / ResNet-50, the heavyweight baseline
 :class:`Bottleneck`
@@ -61,6 +62,7 @@ __all__ = [
     "mobilenet_v3_se",
     "channel_shuffle",
     "ChannelShuffle",
+    "ShuffleV1Block",
     "ShuffleV2Block",
     "BasicBlock",
     "Bottleneck",
@@ -479,6 +481,108 @@ class ChannelShuffle(nn.Module):
 
     def extra_repr(self) -> str:
         return f"groups={self.groups}"
+
+
+class ShuffleV1Block(nn.Module):
+    """ShuffleNet V1's unit (Zhang et al., 2018, Figure 2 (b) and (c)).
+
+    The residual branch is a bottleneck: a **1x1 group convolution** down to ``mid_ch`` channels
+    (ReLU), a **channel shuffle** with ``groups`` groups, a **3x3 depthwise convolution** (carries
+    the stride; batch norm but no ReLU), and a **1x1 group convolution** back up (batch norm, no
+    ReLU). How the branch meets the shortcut depends on the stride:
+
+    * ``stride=1`` (``in_ch == out_ch``): the identity shortcut is **added**, then ReLU;
+    * ``stride=2``: the shortcut is a **3x3 average pool with stride 2**, and the two are
+      **concatenated**, then ReLU. The branch then makes only ``out_ch - in_ch`` channels, so that
+      with the ``in_ch`` pooled ones the unit outputs ``out_ch``: the width grows at no cost for
+      the pooled part.
+
+    Args:
+        in_ch, out_ch: the unit's input and output widths (``out_ch > in_ch`` for stride 2).
+        stride: 1 or 2.
+        groups: g, the groups of both 1x1 convolutions and of the shuffle.
+        mid_ch: the bottleneck width; default ``out_ch // 4`` (the paper's 1/4 of the output).
+        group_first: whether the first 1x1 convolution is grouped. The paper leaves it dense in
+            the first unit of stage 2, whose input has only 24 channels.
+        norm_layer: the normalisation of every unit (see :class:`ConvNormAct`).
+
+    Children: ``branch`` (an ``nn.Sequential`` of ``compress``, ``shuffle``, ``depthwise``,
+    ``expand``; ``shuffle`` is an ``nn.Identity`` for ``groups=1``), ``shortcut``
+    (``nn.Identity`` or ``nn.AvgPool2d``) and ``relu``. Since the
+    unit's input has passed a ReLU, the pooled half of a stride-2 output is non-negative and the
+    final ReLU leaves it unchanged, so this equals the reference code's ``cat(pool(x), relu(f(x)))``.
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        stride: int,
+        groups: int,
+        mid_ch: int | None = None,
+        *,
+        group_first: bool = True,
+        norm_layer: NormFactory | None = nn.BatchNorm2d,
+    ) -> None:
+        super().__init__()
+        in_ch = positive_int("in_ch", in_ch)
+        out_ch = positive_int("out_ch", out_ch)
+        stride = _stride_1_or_2(stride)
+        groups = positive_int("groups", groups)
+        group_first = flag("group_first", group_first)
+        if mid_ch is None:
+            if out_ch < 4:
+                raise ValueError(f"out_ch must be at least 4 for a bottleneck of out_ch // 4, got {out_ch}")
+            mid_ch = out_ch // 4
+        mid_ch = positive_int("mid_ch", mid_ch)
+        if stride == 1 and in_ch != out_ch:
+            raise ValueError(
+                f"a stride-1 ShuffleV1Block adds its input to its output, so in_ch must equal out_ch; "
+                f"got in_ch={in_ch}, out_ch={out_ch}"
+            )
+        if stride == 2 and out_ch <= in_ch:
+            raise ValueError(
+                f"a stride-2 ShuffleV1Block concatenates the {in_ch} pooled input channels with its "
+                f"branch, so out_ch must exceed in_ch; got in_ch={in_ch}, out_ch={out_ch}"
+            )
+        branch_ch = out_ch - in_ch if stride == 2 else out_ch
+        first_groups = groups if group_first else 1
+        for name, value, g in (("in_ch", in_ch, first_groups), ("mid_ch", mid_ch, groups),
+                               ("the branch's output (out_ch - in_ch for stride 2)", branch_ch, groups)):
+            if value % g:
+                raise ValueError(f"groups={groups}: {name} ({value}) must be divisible by {g}")
+        bn = {"norm_layer": norm_layer}
+        self.branch = nn.Sequential(
+            OrderedDict(
+                compress=ConvNormAct(in_ch, mid_ch, 1, groups=first_groups, **bn),
+                shuffle=ChannelShuffle(groups) if groups > 1 else nn.Identity(),
+                depthwise=ConvNormAct(mid_ch, mid_ch, 3, stride, groups=mid_ch, activation=None, **bn),
+                expand=ConvNormAct(mid_ch, branch_ch, 1, groups=groups, activation=None, **bn),
+            )
+        )
+        self.shortcut: nn.Module = nn.Identity() if stride == 1 else nn.AvgPool2d(3, stride=2, padding=1)
+        self.relu = nn.ReLU()
+        self.in_channels = in_ch
+        self.out_channels = out_ch
+        self.mid_channels = mid_ch
+        self.branch_channels = branch_ch
+        self.stride = stride
+        self.groups = groups
+        self.group_first = group_first
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_image_batch(x, self.in_channels, "ShuffleV1Block")
+        out = self.branch(x)
+        if self.stride == 1:
+            return self.relu(out + x)
+        return self.relu(torch.cat((self.shortcut(x), out), dim=1))
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels} -> {self.mid_channels} -> {self.out_channels}, stride={self.stride}, "
+            f"groups={self.groups}, group_first={self.group_first}, "
+            f"join={'add' if self.stride == 1 else 'concat'}"
+        )
 
 
 class ShuffleV2Block(nn.Module):

@@ -15,7 +15,12 @@ core (blocks, models, costs, training, benchmark) and never the other way round.
 - ``mobilenet_v3``         the tables by cost, the efficient last stage and stem, latency-aware search
 - ``road_to_mobilenet``    VGG stacks, receptive fields, ResNeXt and DenseNet blocks, group convolution
 - ``shufflenet_latency``   the G1-G4 benchmarks, channel flow, the committed latency results
+- ``shufflenet_networks``  ShuffleNet V1 / V2 tables and published accuracy, V1 against G1-G4
+                           (memory access cost, operator census), the committed V1-vs-V2 timings
+- ``accuracy_vs_cost``     every network's published top-1 beside its counted cost and latency
 - ``deployment``           the committed deployment benchmark, as rows and speed-ups
+- ``compression``          pruning (global and by channel, slimmed for real), distillation and int8
+                           of one trained digits model; the committed results
 
 Import the module you need: ``from mobilenet_lib.experiments import manifold_collapse``.
 """

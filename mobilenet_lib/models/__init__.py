@@ -7,6 +7,7 @@ module                      table(s)                                    builders
 ``mobilenet_v2``            ``MOBILENET_V2_SETTINGS``                   :func:`mobilenet_v2`
 ``mobilenet_v3``            ``MOBILENET_V3_LARGE_BNECK`` / ``_SMALL_``  :func:`mobilenet_v3` (and
                                                                         ``_large`` / ``_small``)
+``shufflenet_v1``           ``SHUFFLENET_V1_STAGES``                    :func:`shufflenet_v1`
 ``shufflenet_v2``           ``SHUFFLENET_V2_STAGES``                    :func:`shufflenet_v2`
 ``resnet``                  ``RESNET_CONFIGS``                          :func:`resnet18`,
                                                                         :func:`resnet50`
@@ -55,6 +56,15 @@ from mobilenet_lib.models.mobilenet_v3 import (
     mobilenet_v3_small,
 )
 from mobilenet_lib.models.resnet import RESNET_CONFIGS, ResNet, resnet18, resnet50
+from mobilenet_lib.models.shufflenet_v1 import (
+    SHUFFLENET_V1_COMPLEXITY,
+    SHUFFLENET_V1_GROUPS,
+    SHUFFLENET_V1_STAGES,
+    ShuffleNetV1,
+    ShuffleV1Stage,
+    shufflenet_v1,
+    shufflenet_v1_widths,
+)
 from mobilenet_lib.models.shufflenet_v2 import (
     SHUFFLENET_V2_STAGES,
     SHUFFLENET_V2_WIDTHS,
@@ -72,17 +82,21 @@ __all__ = [
     "mobilenet_v3",
     "mobilenet_v3_large",
     "mobilenet_v3_small",
+    "shufflenet_v1",
+    "shufflenet_v1_widths",
     "shufflenet_v2",
     "resnet18",
     "resnet50",
     "MobileNetV1",
     "MobileNetV2",
     "MobileNetV3",
+    "ShuffleNetV1",
     "ShuffleNetV2",
     "ResNet",
     "V1Layer",
     "V2Stage",
     "V3Bneck",
+    "ShuffleV1Stage",
     "ShuffleV2Stage",
     "MOBILENET_V1_STEM",
     "MOBILENET_V1_LAYERS",
@@ -91,6 +105,9 @@ __all__ = [
     "MOBILENET_V2_LAST_CHANNEL",
     "MOBILENET_V3_LARGE_BNECK",
     "MOBILENET_V3_SMALL_BNECK",
+    "SHUFFLENET_V1_GROUPS",
+    "SHUFFLENET_V1_STAGES",
+    "SHUFFLENET_V1_COMPLEXITY",
     "SHUFFLENET_V2_STAGES",
     "SHUFFLENET_V2_WIDTHS",
     "RESNET_CONFIGS",
@@ -105,12 +122,25 @@ def _shufflenet(width: str) -> Callable[..., nn.Module]:
     return build
 
 
+def _shufflenet_v1(groups: int) -> Callable[..., nn.Module]:
+    def build(**kwargs: Any) -> ShuffleNetV1:
+        return shufflenet_v1(groups, **kwargs)
+
+    build.__doc__ = (
+        f"ShuffleNet V1 with g = {groups} groups, 1x unless ``width_mult`` says otherwise (keyword "
+        "arguments as :func:`shufflenet_v1`, less ``groups``)."
+    )
+    return build
+
+
 _MODELS: dict[str, Callable[..., nn.Module]] = {
     "mobilenet_v1": mobilenet_v1,
     "mobilenet_v2": mobilenet_v2,
     "mobilenet_v3": mobilenet_v3,
     "mobilenet_v3_large": mobilenet_v3_large,
     "mobilenet_v3_small": mobilenet_v3_small,
+    "shufflenet_v1": shufflenet_v1,
+    **{f"shufflenet_v1_g{g}": _shufflenet_v1(g) for g in SHUFFLENET_V1_GROUPS},
     "shufflenet_v2": shufflenet_v2,
     "shufflenet_v2_x0_5": _shufflenet("0.5x"),
     "shufflenet_v2_x1_0": _shufflenet("1.0x"),

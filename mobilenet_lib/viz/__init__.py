@@ -24,6 +24,8 @@ Modules (one per chapter, named after its notebook; the computations they draw a
 - ``mobilenet_v3``         bneck costs, the last stage, the search
 - ``road_to_mobilenet``    the group-convolution connectivity explorer
 - ``shufflenet_latency``   channel flow, latency against mult-adds, the guidelines
+- ``shufflenet_networks``  the V1 and V2 unit diagrams, V1 by group count against V2
+- ``accuracy_vs_cost``     published top-1 against mult-adds and measured latency
 - ``deployment``           speed of every prepared form, time against mult-adds
 
 Import a topic module directly: ``from mobilenet_lib.viz import depthwise_separable``.
