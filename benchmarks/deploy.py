@@ -11,7 +11,23 @@ Two parts, one run, one result file:
    ``folded``                 BatchNorm folded into the convolutions;
    ``folded+channels_last``   and NHWC memory format;
    ``compiled``               and ``torch.compile`` (inductor, weights frozen);
-   ``int8``                   int8 post-training quantization (FX graph mode, x86 kernels).
+   ``int8``                   int8 post-training quantization (FX graph mode, x86 kernels);
+
+   and, from the model's ONNX export (``mobilenet_lib.onnx_export.export_onnx``, dynamic batch),
+   its peers in deployment (``mobilenet_lib.runtimes``):
+
+   ``onnxruntime``            ONNX Runtime's CPU session, every graph optimization on;
+   ``openvino``               OpenVINO's CPU plugin, one static-shape compilation per batch size;
+   ``onnxruntime_int8``       ONNX Runtime static quantization (QDQ, per-channel int8 weights);
+   ``openvino_int8``          NNCF post-training quantization, run by OpenVINO.
+
+   No thread pool spins between calls: ONNX Runtime's intra-op spinning is off, OpenVINO's oneTBB
+   workers sleep after a short spin, and PyTorch's OpenMP threads run with
+   ``OMP_WAIT_POLICY=PASSIVE`` (``--omp-wait-policy=libgomp-default`` keeps libgomp's own policy,
+   which spins at every barrier first; on a machine shared with other work that costs PyTorch
+   several times its time). Every configuration is written into the results (``runtimes``).
+   The graphs each peer runs after its fusions are counted (``graphs``), and with each runtime's
+   own profiler the time per kind of layer is measured for the float forms (``profiles``).
 
    Every form runs under ``torch.inference_mode`` on a fixed number of threads. The forms are
    timed in interleaved rounds (each round times every form once, ``--repeats`` times), so that
@@ -27,7 +43,8 @@ Two parts, one run, one result file:
 
 2. **Accuracy.** A MobileNet V2 trained on the digits with ``mobilenet_lib.train`` (the trained
    weights are cached under ``--cache-dir``, keyed by the training settings), evaluated on the
-   test split in float32, prepared, and int8 (calibrated on ``--calib-batches`` training batches).
+   test split in float32, prepared, and int8 (calibrated on ``--calib-batches`` training batches),
+   and in ONNX Runtime and OpenVINO, float32 and each one's int8 path (same calibration batches).
 
 Full run, from the repository root (about three minutes on an idle 2-core machine, most of it
 the training, which is cached for later runs), and the default-allocator comparison the chapter
@@ -48,19 +65,31 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
+#: ``--omp-wait-policy``: libgomp reads OMP_WAIT_POLICY once, when torch loads it, so the flag is
+#: looked at here, before torch is imported (argparse only documents and validates it).
+OMP_POLICIES = ("passive", "libgomp-default")
+_OMP_POLICY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--omp-wait-policy=")), "passive")
+if _OMP_POLICY == "passive":
+    # PyTorch's OpenMP threads sleep at a barrier instead of spinning, as ONNX Runtime's do with
+    # spinning off: on a machine shared with other work, a spinning thread holds a core that the
+    # thread it waits for needs (see the deployment chapter).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402 -- after OMP_WAIT_POLICY
+from torch import nn  # noqa: E402
 
 from mobilenet_lib import benchmark
 from mobilenet_lib.benchmark import (
     Timing,
     keep_freed_memory,
+    load_warning,
     machine_info,
     matmul_gflops,
     save_results,
@@ -71,7 +100,19 @@ from mobilenet_lib.costs import count_macs
 from mobilenet_lib.data import digits_loaders
 from mobilenet_lib.deploy import max_relative_error, prepare_for_inference
 from mobilenet_lib.models import create_model, mobilenet_v2
-from mobilenet_lib.quantize import int8_ops, quantize_int8
+from mobilenet_lib.onnx_export import export_onnx
+from mobilenet_lib.quantize import calibration_batches, int8_ops, quantize_int8
+from mobilenet_lib.runtimes import (
+    OnnxRuntimeModel,
+    OpenVINOModel,
+    onnx_runtime_operator_counts,
+    openvino_operator_counts,
+    profile_onnx_runtime,
+    profile_openvino,
+    profile_torch,
+    quantize_onnx_int8,
+    quantize_openvino_int8,
+)
 from mobilenet_lib.tables import records_markdown
 from mobilenet_lib.training import evaluate, train
 from mobilenet_lib.viz.deployment import speed_rows
@@ -80,8 +121,20 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 CACHE_DIR = ROOT / "_build" / "cache" / "deploy"  # ignored by git (_build/)
 
-#: The forms of the model, in the order they are reported.
-FORMS = ("eager", "folded", "folded+channels_last", "compiled", "int8")
+#: The forms of the model, in the order they are reported: the project's own, then its peers.
+FORMS = (
+    "eager",
+    "folded",
+    "folded+channels_last",
+    "compiled",
+    "int8",
+    "onnxruntime",
+    "openvino",
+    "onnxruntime_int8",
+    "openvino_int8",
+)
+#: The forms that run outside PyTorch (from the ONNX export).
+PEER_FORMS = ("onnxruntime", "openvino", "onnxruntime_int8", "openvino_int8")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -116,7 +169,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.add_argument("--calib-batches", type=int, default=8, help="training batches used to calibrate int8")
     a.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     a.add_argument("--no-cache", action="store_true", help="train even if cached weights exist")
+    p.add_argument(
+        "--omp-wait-policy",
+        choices=OMP_POLICIES,
+        default="passive",
+        help="passive (default): PyTorch's OpenMP threads sleep at barriers, like ONNX Runtime's without "
+        "spinning; libgomp-default: libgomp's own policy (spin for a while, then sleep). Give it as "
+        "--omp-wait-policy=VALUE: it is read before torch is imported",
+    )
     p.add_argument("--skip-accuracy", action="store_true")
+    p.add_argument("--skip-profile", action="store_true", help="no per-kind profile of each runtime")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--name", default="deploy", help="file stem of the outputs")
@@ -149,14 +211,33 @@ def build_model(args: argparse.Namespace) -> nn.Module:
     return create_model(args.model).eval()
 
 
-def build_forms(model: nn.Module, forms: list[str], calibration: torch.Tensor) -> dict[str, tuple[nn.Module, float]]:
-    """Each form of ``model`` with the seconds it took to build (folding, quantizing...)."""
-    builders: dict[str, Callable[[], nn.Module]] = {
+def build_forms(
+    model: nn.Module, forms: list[str], calibration: torch.Tensor, args: argparse.Namespace
+) -> dict[str, tuple[Any, float]]:
+    """Each form of ``model`` with the seconds it took to build (folding, exporting, quantizing...).
+
+    The peers run the ONNX export of ``model`` (exported once, dynamic batch, with the time it took
+    added to each peer's build time); their int8 forms are calibrated on the same images as FX int8.
+    """
+    onnx: dict[str, Any] = {}
+
+    def exported() -> bytes:
+        if "bytes" not in onnx:
+            start = time.perf_counter()
+            onnx["bytes"] = export_onnx(model, image_size=args.resolution)
+            onnx["export_s"] = time.perf_counter() - start
+        return onnx["bytes"]
+
+    builders: dict[str, Callable[[], Any]] = {
         "eager": lambda: model,
         "folded": lambda: prepare_for_inference(model, channels_last=False),
         "folded+channels_last": lambda: prepare_for_inference(model),
         "compiled": lambda: prepare_for_inference(model, compile=True),
         "int8": lambda: quantize_int8(model, calibration),
+        "onnxruntime": lambda: OnnxRuntimeModel(exported(), threads=args.threads),
+        "openvino": lambda: OpenVINOModel(exported(), threads=args.threads),
+        "onnxruntime_int8": lambda: OnnxRuntimeModel(quantize_onnx_int8(exported(), calibration), threads=args.threads),
+        "openvino_int8": lambda: OpenVINOModel(quantize_openvino_int8(exported(), calibration), threads=args.threads),
     }
     out = {}
     for form in forms:
@@ -164,6 +245,37 @@ def build_forms(model: nn.Module, forms: list[str], calibration: torch.Tensor) -
         built = builders[form]()
         out[form] = (built, time.perf_counter() - start)
     return out
+
+
+def runtime_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """How each runtime's threads are set up (written into the results)."""
+    import onnxruntime
+    import openvino
+
+    return {
+        "pytorch": {
+            "intra_op_threads": args.threads,
+            "pool": "OpenMP (libgomp), torch.set_num_threads; OMP_WAIT_POLICY="
+            + os.environ.get("OMP_WAIT_POLICY", "unset (libgomp spins briefly at a barrier, then sleeps)"),
+        },
+        "onnxruntime": {
+            "version": onnxruntime.__version__,
+            "intra_op_num_threads": args.threads,
+            "inter_op_num_threads": 1,
+            "session.intra_op.allow_spinning": "0",
+            "graph_optimization_level": "ORT_ENABLE_ALL",
+        },
+        "openvino": {
+            "version": openvino.__version__,
+            **{k: v for k, v in OpenVINOModel(_tiny_onnx(), threads=args.threads).config().items() if k != "PERF_COUNT"},
+            "pool": "oneTBB (workers spin briefly after a task, then sleep)",
+            "shapes": "one static-shape compilation per batch size",
+        },
+    }
+
+
+def _tiny_onnx() -> bytes:
+    return export_onnx(nn.Sequential(nn.Conv2d(3, 4, 1), nn.Flatten()), image_size=4)
 
 
 def time_forms(
@@ -197,18 +309,55 @@ def speed_part(args: argparse.Namespace) -> dict[str, Any]:
     macs = count_macs(model, (1, 3, args.resolution, args.resolution))
     g = torch.Generator().manual_seed(args.seed)
     calibration = torch.randn(4, 3, args.resolution, args.resolution, generator=g)
-    forms = build_forms(model, args.forms, calibration)
-    per_batch = {}
+    forms = build_forms(model, args.forms, calibration, args)
+    per_batch, profiles = {}, {}
     for b in args.batch_sizes:
         x = torch.randn(b, 3, args.resolution, args.resolution, generator=g)
         per_batch[str(b)] = time_forms(forms, x, args)
+        if not args.skip_profile:
+            profiles[str(b)] = profile_part(forms, x, args)
     peak_after = matmul_gflops(args.matmul_size, threads=args.threads, repeats=5, warmup=1)
-    return {
+    out = {
         "macs_per_image": macs,
         "matmul": {"before": peak_before.to_dict(), "after": peak_after.to_dict()},
         "matmul_gflops": max(peak_before.gflops, peak_after.gflops),
         "batches": per_batch,
+        "graphs": graph_part(forms, args),
     }
+    if profiles:
+        out["profiles"] = profiles
+    return out
+
+
+def graph_part(forms: dict[str, tuple[Any, float]], args: argparse.Namespace) -> dict[str, dict[str, int]]:
+    """Operator counts of the exported graph and of the graph each runtime runs after its fusions."""
+    from mobilenet_lib.onnx_export import operator_counts
+
+    shape = (1, 3, args.resolution, args.resolution)
+    graphs: dict[str, dict[str, int]] = {}
+    for form in ("onnxruntime", "onnxruntime_int8"):
+        if form in forms:
+            data = forms[form][0].onnx
+            graphs[f"{form}:exported"] = dict(operator_counts(data))
+            graphs[f"{form}:fused"] = dict(onnx_runtime_operator_counts(data))
+    for form in ("openvino", "openvino_int8"):
+        if form in forms:
+            graphs[f"{form}:fused"] = dict(openvino_operator_counts(forms[form][0], shape))
+    return graphs
+
+
+def profile_part(forms: dict[str, tuple[Any, float]], x: torch.Tensor, args: argparse.Namespace) -> dict[str, Any]:
+    """Each float runtime's time per kind of layer at this batch (each runtime's own profiler)."""
+    out = {}
+    for form in ("folded+channels_last", "compiled"):
+        if form in forms:
+            out[form] = profile_torch(forms[form][0], x, threads=args.threads, repeats=args.repeats, runtime=form).to_dict()
+    if "onnxruntime" in forms:
+        out["onnxruntime"] = profile_onnx_runtime(forms["onnxruntime"][0].onnx, x, threads=args.threads,
+                                                  repeats=args.repeats).to_dict()
+    if "openvino" in forms:
+        out["openvino"] = profile_openvino(forms["openvino"][0], x, threads=args.threads, repeats=args.repeats).to_dict()
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,6 +432,27 @@ def accuracy_part(args: argparse.Namespace) -> dict[str, Any]:
         with torch.no_grad():
             agree = (model(x_test).argmax(1) == q(x_test).argmax(1)).float().mean().item()
         ops = int8_ops(q, x_test[:2])
+        y_test = torch.cat([y for _, y in test_loader])
+        with torch.no_grad():
+            fp32_pred = model(x_test).argmax(1)
+        onnx_model = export_onnx(model, image_size=args.image_size)
+        calib = list(calibration_batches(train_loader, args.calib_batches))
+        peers: dict[str, Any] = {}
+        for form, build in (
+            ("onnxruntime", lambda: OnnxRuntimeModel(onnx_model, threads=args.threads)),
+            ("onnxruntime_int8", lambda: OnnxRuntimeModel(quantize_onnx_int8(onnx_model, calib), threads=args.threads)),
+            ("openvino", lambda: OpenVINOModel(onnx_model, threads=args.threads)),
+            ("openvino_int8", lambda: OpenVINOModel(quantize_openvino_int8(onnx_model, calib), threads=args.threads)),
+        ):
+            start = time.perf_counter()
+            runner = build()
+            build_s = time.perf_counter() - start
+            pred = runner(x_test).argmax(1)
+            peers[form] = {
+                "accuracy": (pred == y_test).float().mean().item(),
+                "prediction_agreement": (pred == fp32_pred).float().mean().item(),
+                "build_s": build_s,
+            }
     return {
         "settings": settings,
         "trained_in_this_run": trained_here,
@@ -297,6 +467,7 @@ def accuracy_part(args: argparse.Namespace) -> dict[str, Any]:
         "prediction_agreement": agree,
         "quantize_s": quantize_s,
         "int8_ops": [{"op": o.op, "count": o.count, "int8": o.int8} for o in ops],
+        "peers": peers,
     }
 
 
@@ -314,8 +485,12 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"Machine: {m['cpu_model']}, {m['logical_cpus']} logical CPUs, {m['threads']} torch threads; "
         f"torch {m['torch_version']}, Python {m['python_version']}; {m['date_utc']}; "
         f"load average before the run (1/5/15 min): {m['load_average_1_5_15']}, "
-        f"after: {res['load_average_after']}.",
+        f"after: {res['load_average_after']}. Instruction sets: "
+        f"{', '.join(m.get('instruction_sets', {}).get('cpu_flags', [])) or 'not recorded'} "
+        f"(ATen kernels: {m.get('instruction_sets', {}).get('aten_cpu_capability', '?')}). "
+        f"PyTorch's OpenMP wait policy: {c.get('omp_wait_policy', 'libgomp-default')}.",
         "",
+        *([f"**{load_warning(m)}**", ""] if load_warning(m) else []),
         f"`{c['model']}` (width {c['width']}) at {c['resolution']}×{c['resolution']}, "
         f"{speed['macs_per_image'] / 1e6:.1f} M mult-adds per image; median of {c['rounds']}×{c['repeats']} "
         f"interleaved runs after {c['warmup']} warm-up runs. A {c['matmul_size']}×{c['matmul_size']} float32 "
@@ -349,15 +524,44 @@ def render_markdown(payload: dict[str, Any]) -> str:
             "",
             records_markdown(
                 [
-                    {"model": "float32 eager", "acc": 100 * acc["fp32_accuracy"]},
-                    {"model": "float32 prepared", "acc": 100 * acc["prepared_accuracy"]},
-                    {"model": "int8", "acc": 100 * acc["int8_accuracy"]},
+                    {"model": "float32 eager", "acc": 100 * acc["fp32_accuracy"], "agree": 100.0},
+                    {"model": "float32 prepared", "acc": 100 * acc["prepared_accuracy"], "agree": None},
+                    {"model": "int8 (FX)", "acc": 100 * acc["int8_accuracy"], "agree": 100 * acc["prediction_agreement"]},
+                ]
+                + [
+                    {"model": form, "acc": 100 * r["accuracy"], "agree": 100 * r["prediction_agreement"]}
+                    for form, r in acc.get("peers", {}).items()
                 ],
-                [("model", "model"), ("acc", "test accuracy (%)")],
+                [("model", "model"), ("acc", "test accuracy (%)"), ("agree", "agrees with float32 (%)")],
             ),
             "",
             f"int8 loses {acc['int8_drop_points']:.2f} points; it agrees with float32 on "
             f"{100 * acc['prediction_agreement']:.1f} % of the test images.",
+        ]
+    settings = res.get("runtimes")
+    if settings:
+        lines += ["", "Thread pools:", ""]
+        for name, cfg in settings.items():
+            lines.append(f"- {name}: " + ", ".join(f"`{k}` = {v}" for k, v in cfg.items()))
+    graphs = speed.get("graphs")
+    if graphs:
+        lines += ["", "Operators in the exported graph and in the graph each runtime runs after its fusions:", ""]
+        for name, counts in graphs.items():
+            lines.append(f"- {name}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items(), key=lambda t: -t[1])))
+    profiles = speed.get("profiles")
+    if profiles:
+        kinds = ("conv", "depthwise", "pointwise", "linear", "other")
+        rows = [
+            {"batch": int(b), "runtime": form, "total": p["total_ms"], **{k: p["kinds"].get(k, 0.0) for k in kinds}}
+            for b, per in profiles.items()
+            for form, p in per.items()
+        ]
+        lines += [
+            "",
+            "Where the time goes (ms per pass, each runtime's own profiler; profiling adds overhead):",
+            "",
+            records_markdown(rows, [("batch", "batch"), ("runtime", "runtime"), ("total", "total")]
+                             + [(k, k) for k in kinds]),
         ]
     lines += ["", f"Produced by `benchmarks/deploy.py`; raw repeats in `{c['name']}.json`.", ""]
     return "\n".join(lines)
@@ -365,6 +569,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.omp_wait_policy != _OMP_POLICY:
+        raise SystemExit("give the wait policy as --omp-wait-policy=VALUE (it is read before torch is imported)")
     machine = machine_info(threads=args.threads)  # load before this run adds its own
     # every timing in mobilenet_lib.benchmark follows this switch, so it is set before the first one
     benchmark.KEEP_FREED_MEMORY = args.allocator == "keep-freed"
@@ -376,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, Any] = {"speed": speed_part(args)}
     if not args.skip_accuracy:
         results["accuracy"] = accuracy_part(args)
+    results["runtimes"] = runtime_settings(args)
     results["load_average_after"] = machine_info(threads=args.threads)["load_average_1_5_15"]
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     path = save_results(args.out_dir / f"{args.name}.json", results, machine=machine, config=config)

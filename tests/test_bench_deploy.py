@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mobilenet_lib.benchmark import load_results
+from mobilenet_lib.experiments import deployment as study
+from mobilenet_lib.viz import deployment as viz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +35,8 @@ def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
 
     speed = results["speed"]
     assert speed["macs_per_image"] > 0 and speed["matmul_gflops"] > 0
-    expected_forms = ["eager", "folded", "folded+channels_last", "int8"]  # --tiny skips compile
+    expected_forms = ["eager", "folded", "folded+channels_last", "int8",  # --tiny skips compile
+                      "onnxruntime", "openvino", "onnxruntime_int8", "openvino_int8"]
     assert sorted(speed["batches"]) == ["1", "2"]
     for forms in speed["batches"].values():
         assert list(forms) == expected_forms
@@ -40,7 +45,7 @@ def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
             assert timing["repeats"] == config["rounds"] * config["repeats"] == len(timing["times_ms"])
             assert timing["threads"] == 1
             assert timing["median_ms"] > 0 and r["first_call_s"] > 0
-            if form != "int8":  # the float forms compute the same logits as eager
+            if "int8" not in form:  # the float forms, the peers' included, compute eager's logits
                 assert r["max_relative_error"] < 1e-4, (form, r["max_relative_error"])
 
     acc = results["accuracy"]
@@ -53,10 +58,38 @@ def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
     # V2's convolutions run in int8, and its ReLU6 clamps int8 codes (no float round trip).
     assert ops["quantized.Conv2d"]["int8"] and ops["ReLU6"]["int8"] and not ops["dequantize"]["int8"]
 
+    # every int8 path's accuracy on the digits, and how often it agrees with float32
+    assert sorted(acc["peers"]) == ["onnxruntime", "onnxruntime_int8", "openvino", "openvino_int8"]
+    for form, r in acc["peers"].items():
+        assert 0 <= r["accuracy"] <= 1 and 0 <= r["prediction_agreement"] <= 1
+        if "int8" not in form:  # the float runtimes predict what PyTorch predicts
+            assert r["prediction_agreement"] == 1.0, form
+    rows = study.accuracy_rows(payload, peers=True)
+    assert len(rows) == 7 and len(study.accuracy_rows(payload)) == 3
+
+    # the fused graphs, the runtimes' settings and where each runtime spends its time
+    graphs = study.graph_counts(payload)
+    assert graphs["onnxruntime:exported"]["Conv"] == graphs["openvino:fused"]["Convolution"] == 52
+    assert "Clip" not in graphs["onnxruntime:fused"] and graphs["onnxruntime_int8:fused"]["com.microsoft.QLinearConv"] == 52
+    settings = results["runtimes"]
+    assert settings["onnxruntime"]["session.intra_op.allow_spinning"] == "0"
+    assert settings["openvino"]["INFERENCE_NUM_THREADS"] == 1 and "PASSIVE" in settings["pytorch"]["pool"]
+    for b in (1, 2):
+        prof = {r["runtime"]: r for r in study.profile_rows(payload, b)}
+        assert sorted(prof) == ["folded+channels_last", "onnxruntime", "openvino"]
+        for r in prof.values():
+            assert r["nodes"]["depthwise"] == 17 and r["nodes"]["pointwise"] == 34 and r["total_ms"] > 0
+    fig = viz.plot_runtime_profiles(payload, batch=2)
+    assert len(fig.axes[0].get_yticklabels()) == 3
+    race = study.race(payload)
+    assert [(r["batch"], r["precision"]) for r in race] == [(1, "float32"), (1, "int8"), (2, "float32"), (2, "int8")]
+    assert all(r["ratio"] == pytest.approx(r["peer_ms"] / r["pytorch_ms"]) for r in race)
+
     md = (tmp_path / "tiny.md").read_text()
     assert "Allocator: glibc keeps freed memory" in md
     assert machine["cpu_model"] in md and f"torch {machine['torch_version']}" in md and "load average" in md
     assert "| 2 | folded+channels_last |" in md and "% of matmul" in md and "int8 loses" in md
+    assert "| 2 | openvino_int8 |" in md and "allow_spinning" in md and "Where the time goes" in md
 
 
 def test_deploy_benchmark_with_glibcs_default_allocator(tmp_path: Path) -> None:

@@ -1,11 +1,14 @@
 """The deployment chapter's study: what each inference step buys, read from the committed benchmark.
 
 ``benchmarks/deploy.py`` times MobileNet V2 in every form the library can prepare (eager, batch
-norm folded, channels-last, compiled, int8) and measures int8 accuracy on the digits; it writes
-``benchmarks/results/deploy.json``. :func:`load_deploy_results` reads that file (cached, so a
-widget can call it on every move), :func:`speed_rows` turns it into one row per (batch, form) with
-images/s, speed-up over eager, GFLOP/s and the share of the machine's matmul peak, and
-:func:`accuracy_rows` gives the accuracy of each form.
+norm folded, channels-last, compiled, int8) and in its two CPU peers, ONNX Runtime and OpenVINO
+(float32 and each one's int8 path), and measures every int8 path's accuracy on the digits; it
+writes ``benchmarks/results/deploy.json``. :func:`load_deploy_results` reads that file (cached, so
+a widget can call it on every move), :func:`speed_rows` turns it into one row per (batch, form)
+with images/s, speed-up over eager, GFLOP/s and the share of the machine's matmul peak,
+:func:`accuracy_rows` gives the accuracy of each form, :func:`race` the best PyTorch form against
+the best peer at each batch size and precision, :func:`graph_counts` the operators of each
+runtime's fused graph and :func:`profile_rows` each runtime's time per kind of layer.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ __all__ = [
     "accuracy_rows",
     "checked_payload",
     "batches",
+    "PYTORCH_FORMS",
+    "PEER_FORMS",
+    "race",
+    "graph_counts",
+    "profile_rows",
 ]
 
 
@@ -34,7 +42,21 @@ FORM_LABELS: dict[str, str] = {
     "folded": "BN folded",
     "folded+channels_last": "folded +\nchannels-last",
     "compiled": "compiled\n(inductor)",
-    "int8": "int8",
+    "int8": "int8\n(FX)",
+    "onnxruntime": "ONNX\nRuntime",
+    "openvino": "OpenVINO",
+    "onnxruntime_int8": "ONNX Rt.\nint8",
+    "openvino_int8": "OpenVINO\nint8",
+}
+
+#: The project's own forms and the peers', by precision.
+PYTORCH_FORMS: dict[str, tuple[str, ...]] = {
+    "float32": ("eager", "folded", "folded+channels_last", "compiled"),
+    "int8": ("int8",),
+}
+PEER_FORMS: dict[str, tuple[str, ...]] = {
+    "float32": ("onnxruntime", "openvino"),
+    "int8": ("onnxruntime_int8", "openvino_int8"),
 }
 
 
@@ -118,8 +140,12 @@ def speed_rows(payload: Mapping[str, Any] | None = None) -> list[dict[str, Any]]
     return rows
 
 
-def accuracy_rows(payload: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Test accuracy (%) on the digits of the float32 model, the prepared one and the int8 one.
+def accuracy_rows(payload: Mapping[str, Any] | None = None, *, peers: bool = False) -> list[dict[str, Any]]:
+    """Test accuracy (%) on the digits of the float32 model, the prepared one and the int8 one,
+    and with ``peers`` those of ONNX Runtime and OpenVINO (float32 and each one's int8 path).
+
+    Each row: ``model``, ``accuracy_pct`` and ``agreement_pct`` (how many test images get the
+    float32 eager model's prediction; ``None`` where the run did not record it).
 
     Raises:
         ValueError: if the payload holds no accuracy part (the run had ``--skip-accuracy``).
@@ -127,13 +153,67 @@ def accuracy_rows(payload: Mapping[str, Any] | None = None) -> list[dict[str, An
     acc = checked_payload(payload)["results"].get("accuracy")
     if not acc:
         raise ValueError("these results have no accuracy part (benchmarks/deploy.py ran with --skip-accuracy)")
+    names = {"onnxruntime": "float32 (ONNX Runtime)", "openvino": "float32 (OpenVINO)",
+             "onnxruntime_int8": "int8 (ONNX Runtime)", "openvino_int8": "int8 (OpenVINO, NNCF)"}
     return [
-        {"model": "float32 (eager)", "accuracy_pct": 100 * acc["fp32_accuracy"]},
-        {"model": "float32 (prepared)", "accuracy_pct": 100 * acc["prepared_accuracy"]},
-        {"model": "int8", "accuracy_pct": 100 * acc["int8_accuracy"]},
+        {"model": "float32 (eager)", "accuracy_pct": 100 * acc["fp32_accuracy"], "agreement_pct": 100.0},
+        {"model": "float32 (prepared)", "accuracy_pct": 100 * acc["prepared_accuracy"], "agreement_pct": None},
+        {"model": "int8 (PyTorch FX)", "accuracy_pct": 100 * acc["int8_accuracy"],
+         "agreement_pct": 100 * acc["prediction_agreement"] if "prediction_agreement" in acc else None},
+    ] + [
+        {"model": names.get(form, form), "accuracy_pct": 100 * r["accuracy"], "agreement_pct": 100 * r["prediction_agreement"]}
+        for form, r in (acc.get("peers", {}) if peers else {}).items()
     ]
 
 
 def batches(payload: Mapping[str, Any]) -> list[int]:
     """The batch sizes the benchmark timed."""
     return [int(b) for b in payload["results"]["speed"]["batches"]]
+
+
+def race(payload: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The fastest PyTorch form against the fastest peer, per batch size and precision.
+
+    One row per (batch, precision) where both sides were timed: ``pytorch`` / ``peer`` (the
+    winning form on each side), ``pytorch_ms`` / ``peer_ms`` (their medians) and ``ratio``
+    (``peer_ms / pytorch_ms``: at least 1 when PyTorch is as fast as the best peer or faster).
+    """
+    rows = speed_rows(payload)
+    out = []
+    for b in sorted({r["batch"] for r in rows}):
+        at = {r["form"]: r["ms"] for r in rows if r["batch"] == b}
+        for precision in PYTORCH_FORMS:
+            ours = [(at[f], f) for f in PYTORCH_FORMS[precision] if f in at]
+            theirs = [(at[f], f) for f in PEER_FORMS[precision] if f in at]
+            if ours and theirs:
+                (t_ms, t_form), (p_ms, p_form) = min(ours), min(theirs)
+                out.append({"batch": b, "precision": precision, "pytorch": t_form, "pytorch_ms": t_ms,
+                            "peer": p_form, "peer_ms": p_ms, "ratio": p_ms / t_ms})
+    return out
+
+
+def graph_counts(payload: Mapping[str, Any] | None = None) -> dict[str, dict[str, int]]:
+    """Operator counts the benchmark recorded: ``"<form>:exported"`` (the ONNX graph as exported)
+    and ``"<form>:fused"`` (the graph the runtime runs after its fusions), for each peer form.
+
+    Raises:
+        ValueError: if the results hold no graph counts (an older run).
+    """
+    graphs = checked_payload(payload)["results"]["speed"].get("graphs")
+    if not graphs:
+        raise ValueError("these results have no operator counts (an older benchmarks/deploy.py run)")
+    return graphs
+
+
+def profile_rows(payload: Mapping[str, Any] | None = None, batch: int = 1) -> list[dict[str, Any]]:
+    """Each profiled runtime's milliseconds per kind of layer at ``batch`` (one row per runtime:
+    ``runtime``, ``total_ms``, ``kinds`` (kind -> ms), ``nodes`` (kind -> nodes per pass)).
+
+    Raises:
+        ValueError: if the results hold no profile for that batch size.
+    """
+    profiles = checked_payload(payload)["results"]["speed"].get("profiles", {})
+    if str(batch) not in profiles:
+        raise ValueError(f"no per-kind profile at batch {batch!r} (profiled: {sorted(int(b) for b in profiles)})")
+    return [{"runtime": form, "total_ms": p["total_ms"], "kinds": dict(p["kinds"]), "nodes": dict(p["nodes"])}
+            for form, p in profiles[str(batch)].items()]

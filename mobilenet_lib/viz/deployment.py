@@ -9,6 +9,8 @@ The numbers come from :mod:`mobilenet_lib.experiments.deployment` (the committed
 - :func:`speed_widget`         the chapter's widget: a batch-size and a metric menu around it
 - :func:`plot_time_vs_macs`    each kind of layer's share of the mult-adds beside its share of the
                                measured time
+- :func:`plot_runtime_profiles` PyTorch, ONNX Runtime and OpenVINO side by side: each one's
+                               milliseconds per kind of layer at one batch size
 
 matplotlib and ipywidgets are imported inside the functions.
 """
@@ -23,6 +25,7 @@ from mobilenet_lib.experiments.deployment import (
     METRICS,
     batches,
     checked_payload,
+    profile_rows,
     speed_rows,
 )
 from mobilenet_lib.viz.style import KIND_COLORS, new_figure
@@ -36,6 +39,7 @@ __all__ = [
     "plot_speed",
     "speed_widget",
     "plot_time_vs_macs",
+    "plot_runtime_profiles",
 ]
 
 
@@ -45,6 +49,18 @@ _FORM_COLORS = {
     "folded+channels_last": "#3182bd",
     "compiled": "#08519c",
     "int8": "#e6550d",
+    "onnxruntime": "#31a354",
+    "openvino": "#756bb1",
+    "onnxruntime_int8": "#a1d99b",
+    "openvino_int8": "#bcbddc",
+}
+
+#: How the profile figure names each profiled runtime.
+_RUNTIME_LABELS = {
+    "folded+channels_last": "PyTorch, folded +\nchannels-last",
+    "compiled": "PyTorch,\ncompiled",
+    "onnxruntime": "ONNX Runtime",
+    "openvino": "OpenVINO",
 }
 
 
@@ -67,12 +83,12 @@ def plot_speed(payload: Mapping[str, Any] | None = None, batch: int = 16, metric
     key = METRICS[metric]
     values = [r[key] if r[key] is not None else 0.0 for r in rows]
 
-    fig = new_figure(6.4, 3.4)
+    fig = new_figure(6.9, 3.6)
     ax = fig.add_subplot()
     labels = [FORM_LABELS.get(r["form"], r["form"]) for r in rows]
     bars = ax.bar(labels, values, color=[_FORM_COLORS.get(r["form"], "#999999") for r in rows])
     fmt = "{:.2f}×" if key == "speedup" else "{:,.1f}" if max(values) < 100 else "{:,.0f}"
-    ax.bar_label(bars, labels=[fmt.format(v) for v in values], padding=2, fontsize=9)
+    ax.bar_label(bars, labels=[fmt.format(v) for v in values], padding=2, fontsize=8)
     if key == "gflops":
         peak = float(payload["results"]["speed"]["matmul_gflops"])
         ax.axhline(peak, color="black", linestyle="--", linewidth=1)
@@ -86,7 +102,7 @@ def plot_speed(payload: Mapping[str, Any] | None = None, batch: int = 16, metric
     m = payload["machine"]
     ax.set_ylabel(metric)
     ax.set_title(f"MobileNet V2, batch {batch}, {m['threads']} threads ({m['cpu_model']})", fontsize=10)
-    ax.tick_params(axis="x", labelsize=9)
+    ax.tick_params(axis="x", labelsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
@@ -148,4 +164,37 @@ def plot_time_vs_macs(profiles: Mapping[str, LatencyProfile]) -> Figure:
     axes[0].set_ylabel("% of the whole pass")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    return fig
+
+
+def plot_runtime_profiles(payload: Mapping[str, Any] | None = None, batch: int = 1) -> Figure:
+    """Horizontal stacked bars: each profiled runtime's milliseconds per pass at ``batch``, split
+    by kind of layer (full, depthwise and pointwise convolutions, the classifier, everything else),
+    from the benchmark's per-kind profiles (each runtime timed by its own profiler).
+
+    Raises:
+        ValueError: if the results hold no profile at that batch size.
+    """
+    from mobilenet_lib.runtimes import KIND_ORDER
+
+    payload = checked_payload(payload)
+    rows = profile_rows(payload, batch)[::-1]  # first runtime on top
+    fig = new_figure(6.9, 0.55 * len(rows) + 1.5)
+    ax = fig.add_subplot()
+    left = [0.0] * len(rows)
+    colors = {**KIND_COLORS, "other": "#d9d9d9"}
+    for kind in KIND_ORDER:
+        widths = [r["kinds"].get(kind, 0.0) for r in rows]
+        if not any(widths):
+            continue
+        ax.barh(range(len(rows)), widths, left=left, color=colors.get(kind, "#bbbbbb"), label=kind, height=0.6)
+        left = [a + w for a, w in zip(left, widths)]
+    for i, r in enumerate(rows):
+        total = r["total_ms"]
+        ax.text(left[i], i, f" {total:,.0f} ms" if total >= 100 else f" {total:.1f} ms", va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), [_RUNTIME_LABELS.get(r["runtime"], r["runtime"]) for r in rows], fontsize=8)
+    ax.set_xlim(0, 1.18 * max(left))
+    ax.set_xlabel(f"ms per batch of {batch} (each runtime's own profiler)")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=5, fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
     return fig
