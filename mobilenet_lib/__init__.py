@@ -12,7 +12,7 @@ The core
     ``activations``   h-sigmoid, h-swish and their smooth counterparts
     ``blocks``        the building blocks, all made of one conv-norm-activation unit: depthwise
                       separable, inverted residual, squeeze-and-excitation, channel shuffle,
-                      ShuffleNet V2 unit, ResNet blocks
+                      ShuffleNet V1 and V2 units, ResNet blocks
     ``models/``       the networks, each built from a table by one builder (models as data);
                       ``models.base`` holds the one forward they share
     ``costs``         parameter / mult-add / memory-access formulas, counting, per-layer tables
@@ -25,11 +25,14 @@ The core
     ``quantize``      int8 post-training quantization
     ``benchmark``     timing, machine records, committed results files
     ``tables``        the one table renderer (Markdown, HTML, text)
+    ``explorer``      the in-browser explorer's networks, their ONNX export, the generator the page
+                      and Python share
 
 Chapter studies: ``experiments/`` (one module per chapter, named after it)
     ``depthwise_separable``, ``mobilenet_v1``, ``manifold_collapse``, ``inverted_residuals``,
     ``squeeze_excitation``, ``hard_swish``, ``mobilenet_v3``, ``road_to_mobilenet``,
-    ``shufflenet_latency``, ``deployment``
+    ``shufflenet_latency``, ``shufflenet_networks``, ``accuracy_vs_cost``, ``deployment``,
+    ``compression``
 
 Figures and widgets: ``viz/`` (one module per chapter, same names, plus ``style`` and ``static_view``)
 
@@ -64,6 +67,7 @@ _register(
     "SqueezeExcitation",
     "channel_shuffle",
     "ChannelShuffle",
+    "ShuffleV1Block",
     "ShuffleV2Block",
     "BasicBlock",
     "Bottleneck",
@@ -77,6 +81,7 @@ _register(
     "mobilenet_v3",
     "mobilenet_v3_large",
     "mobilenet_v3_small",
+    "shufflenet_v1",
     "shufflenet_v2",
     "resnet18",
     "resnet50",
@@ -106,6 +111,7 @@ _register("training", "train", "evaluate", "History")
 _register("checkpoint", "load_checkpoint", "save_checkpoint", "CheckpointError")
 _register("deploy", "fold_batchnorm", "prepare_for_inference", "max_relative_error", "profile_layers")
 _register("quantize", "quantize_int8")
+_register("onnx_export", "export_onnx")
 _register("benchmark", "time_model")
 
 __all__ = sorted(_EXPORTS)

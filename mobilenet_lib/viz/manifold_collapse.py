@@ -42,7 +42,8 @@ _COLORS = {"relu": "tab:red", "relu6": "tab:orange", "linear": "tab:blue", "hswi
 
 def _draw_spiral(ax: Axes, points: np.ndarray, *, limit: float) -> None:
     """The points coloured by their position along the spiral, so a fold shows as mixed colours."""
-    ax.scatter(points[:, 0], points[:, 1], c=np.arange(len(points)), cmap="viridis", s=5, linewidths=0)
+    ax.scatter(points[:, 0], points[:, 1], c=np.arange(len(points)), cmap="viridis", s=5, linewidths=0,
+               rasterized=True)  # thousands of dots: one embedded image, not thousands of SVG paths
     ax.set_xlim(-limit, limit)
     ax.set_ylim(-limit, limit)
     ax.set_aspect("equal")
