@@ -40,6 +40,7 @@ from mobilenet_lib.data import digits_loaders
 from mobilenet_lib.models.mobilenet_v1 import (
     MOBILENET_V1_LAYERS,
     MOBILENET_V1_STEM,
+    V1Layer,
     mobilenet_v1,
 )
 from mobilenet_lib.training import train
@@ -52,6 +53,9 @@ __all__ = [
     "PAPER_RESOLUTION",
     "PAPER_FULL_CONV",
     "PAPER_SEPARABLE",
+    "PAPER_THINNER",
+    "PAPER_SHALLOWER",
+    "SHALLOW_V1_LAYERS",
     "DIGITS_LAYERS",
     "DIGITS_IMAGE_SIZE",
     "DIGITS_RECIPE",
@@ -107,6 +111,16 @@ PAPER_FULL_CONV = PaperPoint("Conv MobileNet", 71.7, 4866, 29.3, 1.0, 224)
 
 #: ... against the depthwise separable MobileNet.
 PAPER_SEPARABLE = PaperPoint("MobileNet", 70.6, 569, 4.2, 1.0, 224)
+
+#: Table 5: at about the same cost, a thinner network (alpha = 0.75) against a shallower one (the
+#: five 14x14x512 blocks removed, alpha = 1).
+PAPER_THINNER = PaperPoint("0.75 MobileNet", 68.4, 325, 2.6, 0.75, 224)
+PAPER_SHALLOWER = PaperPoint("Shallow MobileNet", 65.3, 307, 2.9, 1.0, 224)
+
+#: The shallower network's table: MOBILENET_V1_LAYERS without its five 14x14x512 rows.
+SHALLOW_V1_LAYERS: tuple[V1Layer, ...] = tuple(
+    row for i, row in enumerate(MOBILENET_V1_LAYERS) if not (6 <= i <= 10)
+)
 
 
 #: MobileNet V1's 13 separable blocks adapted to the upsampled digits (32x32 inputs): the same
