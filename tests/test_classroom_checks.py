@@ -333,13 +333,31 @@ def test_an_error_inside_torch_points_at_the_students_own_line() -> None:
     assert "F.interpolate(x[None, None], size=2, scale_factor=2.0)" in messages, messages
 
 
-def test_an_endless_loop_fails_its_part_instead_of_hanging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checks, "PART_TIME_LIMIT_S", 0.5)
+_ENDLESS_LOOP = """
+import torch
+from mobilenet_lib.classroom import checks
 
-    def h_swish(x: torch.Tensor) -> torch.Tensor:
-        while True:
-            pass
+checks.PART_TIME_LIMIT_S = 0.5
 
-    report = checks.check_h_swish(h_swish)
-    assert not report.passed
-    assert any("took longer than 0.5 s" in p.message for p in report.parts), str(report)
+
+def h_swish(x: torch.Tensor) -> torch.Tensor:
+    while True:
+        pass
+
+
+report = checks.check_h_swish(h_swish)
+assert not report.passed
+assert any("took longer than 0.5 s" in p.message for p in report.parts), str(report)
+print("ok")
+"""
+
+
+def test_an_endless_loop_fails_its_part_instead_of_hanging() -> None:
+    # In a fresh interpreter: the part's time limit is a SIGALRM timer, and in the full suite a
+    # pytest-xdist worker running this test in-process once died ("node down: Not properly
+    # terminated") after other modules had run in it; alone the test passes in-process too.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _ENDLESS_LOOP], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
