@@ -11,6 +11,8 @@ Two parts, one run, one result file:
    ``folded``                 BatchNorm folded into the convolutions;
    ``folded+channels_last``   and NHWC memory format;
    ``compiled``               and ``torch.compile`` (inductor, weights frozen);
+   ``onednn_graph``           folded + channels-last, traced to TorchScript and run by the oneDNN
+                              Graph fuser instead of inductor;
    ``int8``                   int8 post-training quantization (FX graph mode, x86 kernels);
 
    and, from the model's ONNX export (``mobilenet_lib.onnx_export.export_onnx``, dynamic batch),
@@ -25,7 +27,10 @@ Two parts, one run, one result file:
    workers sleep after a short spin, and PyTorch's OpenMP threads run with
    ``OMP_WAIT_POLICY=PASSIVE`` (``--omp-wait-policy=libgomp-default`` keeps libgomp's own policy,
    which spins at every barrier first; on a machine shared with other work that costs PyTorch
-   several times its time). Every configuration is written into the results (``runtimes``).
+   several times its time; ``--omp-wait-policy=spin-briefly`` lets them spin about as long as
+   OpenVINO's workers do). Every configuration is written into the results (``runtimes``), and
+   for every form the CPU time the process burns in the 20 ms after a call (its threads spinning
+   before they sleep) is measured (``cpu_ms_after_call``).
    The graphs each peer runs after its fusions are counted (``graphs``), and with each runtime's
    own profiler the time per kind of layer is measured for the float forms (``profiles``).
 
@@ -74,13 +79,22 @@ from typing import Any
 
 #: ``--omp-wait-policy``: libgomp reads OMP_WAIT_POLICY once, when torch loads it, so the flag is
 #: looked at here, before torch is imported (argparse only documents and validates it).
-OMP_POLICIES = ("passive", "libgomp-default")
+OMP_POLICIES = ("passive", "spin-briefly", "libgomp-default")
+#: ``spin-briefly``: libgomp's spin count at a barrier before its thread sleeps (its own default is
+#: 300,000). 20,000 spins cost about a millisecond of one core's time after a call here, the
+#: order of what OpenVINO's oneTBB workers spend (each run measures every form's cost, below).
+SPIN_BRIEFLY_COUNT = 20_000
 _OMP_POLICY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--omp-wait-policy=")), "passive")
 if _OMP_POLICY == "passive":
     # PyTorch's OpenMP threads sleep at a barrier instead of spinning, as ONNX Runtime's do with
     # spinning off: on a machine shared with other work, a spinning thread holds a core that the
     # thread it waits for needs (see the deployment chapter).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+elif _OMP_POLICY == "spin-briefly":
+    # Spin a bounded while, then sleep: a thread woken for the next layer is usually still awake,
+    # and an idle process stops burning a core within about a millisecond.
+    os.environ.pop("OMP_WAIT_POLICY", None)
+    os.environ["GOMP_SPINCOUNT"] = str(SPIN_BRIEFLY_COUNT)
 
 import torch  # noqa: E402 -- after OMP_WAIT_POLICY
 from torch import nn  # noqa: E402
@@ -127,6 +141,7 @@ FORMS = (
     "folded",
     "folded+channels_last",
     "compiled",
+    "onednn_graph",
     "int8",
     "onnxruntime",
     "openvino",
@@ -174,8 +189,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=OMP_POLICIES,
         default="passive",
         help="passive (default): PyTorch's OpenMP threads sleep at barriers, like ONNX Runtime's without "
-        "spinning; libgomp-default: libgomp's own policy (spin for a while, then sleep). Give it as "
-        "--omp-wait-policy=VALUE: it is read before torch is imported",
+        f"spinning; spin-briefly: they spin {SPIN_BRIEFLY_COUNT} times first (GOMP_SPINCOUNT), about as "
+        "long as OpenVINO's workers; libgomp-default: libgomp's own policy (spin for a long while, then "
+        "sleep). Give it as --omp-wait-policy=VALUE: it is read before torch is imported",
     )
     p.add_argument("--skip-accuracy", action="store_true")
     p.add_argument("--skip-profile", action="store_true", help="no per-kind profile of each runtime")
@@ -233,6 +249,7 @@ def build_forms(
         "folded": lambda: prepare_for_inference(model, channels_last=False),
         "folded+channels_last": lambda: prepare_for_inference(model),
         "compiled": lambda: prepare_for_inference(model, compile=True),
+        "onednn_graph": lambda: prepare_for_inference(model, onednn_graph=True),
         "int8": lambda: quantize_int8(model, calibration),
         "onnxruntime": lambda: OnnxRuntimeModel(exported(), threads=args.threads),
         "openvino": lambda: OpenVINOModel(exported(), threads=args.threads),
@@ -256,7 +273,8 @@ def runtime_settings(args: argparse.Namespace) -> dict[str, Any]:
         "pytorch": {
             "intra_op_threads": args.threads,
             "pool": "OpenMP (libgomp), torch.set_num_threads; OMP_WAIT_POLICY="
-            + os.environ.get("OMP_WAIT_POLICY", "unset (libgomp spins briefly at a barrier, then sleeps)"),
+            + os.environ.get("OMP_WAIT_POLICY", "unset (libgomp spins at a barrier, then sleeps)")
+            + (f", GOMP_SPINCOUNT={os.environ['GOMP_SPINCOUNT']}" if "GOMP_SPINCOUNT" in os.environ else ""),
         },
         "onnxruntime": {
             "version": onnxruntime.__version__,
@@ -276,6 +294,22 @@ def runtime_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _tiny_onnx() -> bytes:
     return export_onnx(nn.Sequential(nn.Conv2d(3, 4, 1), nn.Flatten()), image_size=4)
+
+
+def cpu_after_call(call: Callable[[], Any], *, calls: int = 5, pause_s: float = 0.02) -> float:
+    """Milliseconds of CPU the whole process uses in the ``pause_s`` after a call, median of ``calls``.
+
+    The main thread sleeps through the pause, so what is counted is the runtime's worker threads
+    spinning before they sleep: the time a thread pool takes from other work on the machine
+    between requests.
+    """
+    after = []
+    for _ in range(calls):
+        call()
+        start = time.process_time()
+        time.sleep(pause_s)
+        after.append(1e3 * (time.process_time() - start))
+    return sorted(after)[len(after) // 2]
 
 
 def time_forms(
@@ -298,6 +332,8 @@ def time_forms(
             for form, (model, _) in forms.items():
                 t = time_callable(lambda m=model: m(x), repeats=args.repeats, warmup=0, threads=args.threads)
                 results[form]["times"].extend(t.times_s)
+        for form, (model, _) in forms.items():
+            results[form]["cpu_ms_after_call"] = cpu_after_call(lambda m=model: m(x))
     for form, r in results.items():
         r["timing"] = Timing(tuple(r.pop("times")), number=1, warmup=args.warmup, threads=args.threads, label=form).to_dict()
     return results
@@ -510,6 +546,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
                 ("peak_pct", "% of matmul"),
                 ("speedup", "× eager"),
                 ("first_call_s", "first call (s)"),
+                ("cpu_ms_after_call", "CPU ms in the 20 ms after a call"),
             ],
         ),
     ]

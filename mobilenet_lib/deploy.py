@@ -24,7 +24,13 @@ mode, up to float rounding, with one layer fewer per unit.
 4. optionally **torch.compile** (the inductor backend, with *freezing*: weights become constants,
    so inductor can fold them, pre-pack them for its kernels and fuse the elementwise work into the
    convolutions). Compilation costs tens of seconds on two cores at the first call of every new
-   input shape; it pays for a model that serves many requests, not for a notebook cell.
+   input shape; it pays for a model that serves many requests, not for a notebook cell;
+5. or, instead of 4, ``onednn_graph``: the model traced to TorchScript, frozen, and run with
+   PyTorch's oneDNN Graph fuser (``torch.jit.enable_onednn_fusion``), which hands whole chains of
+   convolutions, activations and additions to oneDNN as fused partitions that keep oneDNN's own
+   blocked memory layout between their layers. It traces once per input shape (a fraction of a
+   second) and was the fastest float32 path of PyTorch in ``benchmarks/deploy.py``; TorchScript is
+   deprecated upstream, so this path lasts as long as PyTorch keeps it.
 
 How convolution/BatchNorm pairs are found: by data flow, with ``torch.fx`` symbolic tracing
 (a convolution qualifies when its output goes to the BatchNorm and nowhere else, and each module
@@ -43,8 +49,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -225,6 +232,65 @@ def _freezing(on: bool) -> contextlib.AbstractContextManager[object]:
     return inductor_config.patch(freezing=True)
 
 
+@contextlib.contextmanager
+def _onednn_fusion() -> Iterator[None]:
+    """PyTorch's oneDNN Graph fuser on for the call, then back as it was (it is a global switch)."""
+    before = torch.jit.onednn_fusion_enabled()
+    torch.jit.enable_onednn_fusion(True)
+    try:
+        yield
+    finally:
+        torch.jit.enable_onednn_fusion(before)
+
+
+class _OneDNNGraphRunner:
+    """Runs a module through TorchScript with oneDNN Graph fusion, traced once per input shape.
+
+    Tracing records one input shape, so each new (shape, dtype, memory layout) gets its own frozen
+    trace; the profiling executor fuses on the runs after the first, so a new trace is run twice
+    before it answers. Frozen weights are constants: as with inductor, later changes to the
+    module's parameters are not seen.
+
+    Where the fuser fails for a shape (in torch 2.13 it cannot build a partition whose feature
+    maps are 1 × 1, e.g. MobileNet V2 on 32 × 32 inputs: "could not create a primitive descriptor
+    for the reorder primitive"), that shape runs its trace without the fuser, with a warning; the
+    result is the same function, just not fused. ``fused`` records, per shape, which it was.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.traces: dict[tuple[object, ...], torch.jit.ScriptModule] = {}
+        self.fused: dict[tuple[object, ...], bool] = {}
+
+    def _trace(self, x: torch.Tensor) -> torch.jit.ScriptModule:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer notes
+            return torch.jit.freeze(torch.jit.trace(self.model, x, check_trace=False).eval())
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+        key = (tuple(x.shape), x.dtype, x.is_contiguous(memory_format=torch.channels_last))
+        if key not in self.traces:
+            traced = self._trace(x)
+            try:
+                with _onednn_fusion():
+                    traced(x)  # profiling run: the fuser rewrites the graph after it
+                    out = traced(x)
+            except RuntimeError as error:
+                warnings.warn(f"oneDNN Graph could not fuse the model for input shape {tuple(x.shape)} "
+                              f"({str(error).strip().splitlines()[-1][:120]}); running its TorchScript "
+                              "trace unfused", RuntimeWarning, stacklevel=3)
+                self.traces[key], self.fused[key] = self._trace(x), False
+                return self.traces[key](x)
+            self.traces[key], self.fused[key] = traced, True
+            return out
+        if not self.fused[key]:
+            return self.traces[key](x)
+        with _onednn_fusion():
+            return self.traces[key](x)
+
+
 class InferenceModel(nn.Module):
     """A prepared model: runs ``model`` without autograd, on channels-last input if asked.
 
@@ -235,12 +301,19 @@ class InferenceModel(nn.Module):
     compiles once more on first use.
     """
 
-    def __init__(self, model: nn.Module, *, channels_last: bool, compiled: bool) -> None:
+    def __init__(self, model: nn.Module, *, channels_last: bool, compiled: bool, onednn_graph: bool = False) -> None:
         super().__init__()
         self.model = _check_module(model)
         self.channels_last = flag("channels_last", channels_last)
         self.compiled = flag("compiled", compiled)
-        runner = torch.compile(model, dynamic=False) if compiled else model
+        self.onednn_graph = flag("onednn_graph", onednn_graph)
+        if compiled and onednn_graph:
+            raise ValueError("compiled and onednn_graph are two ways to run the model: set at most one")
+        runner: Callable[[torch.Tensor], torch.Tensor] = model
+        if compiled:
+            runner = torch.compile(model, dynamic=False)
+        elif onednn_graph:
+            runner = _OneDNNGraphRunner(model)
         # A plain attribute, not a submodule: the compiled wrapper shares model's parameters and
         # would otherwise appear twice in state_dict() and modules().
         object.__setattr__(self, "_runner", runner)
@@ -253,7 +326,7 @@ class InferenceModel(nn.Module):
             return self._runner(x)
 
     def extra_repr(self) -> str:
-        return f"channels_last={self.channels_last}, compiled={self.compiled}"
+        return f"channels_last={self.channels_last}, compiled={self.compiled}, onednn_graph={self.onednn_graph}"
 
 
 def prepare_for_inference(
@@ -261,28 +334,34 @@ def prepare_for_inference(
     fold_bn: bool = True,
     channels_last: bool = True,
     compile: bool = False,  # noqa: A002 -- the name the book and the benchmark use
+    onednn_graph: bool = False,
 ) -> InferenceModel:
     """A copy of ``model`` made fast for inference on a CPU; ``model`` itself is not modified.
 
     Steps (each can be switched off to measure what it buys): an eval-mode copy with gradients
     off; ``fold_bn``: :func:`fold_batchnorm`; ``channels_last``: weights and inputs in NHWC memory
     format; ``compile``: ``torch.compile`` with the inductor backend and weight freezing (slow to
-    compile at the first call of each input shape; needs a C++ compiler). The returned
-    :class:`InferenceModel` gives the same outputs as ``model.eval()`` up to float rounding and
-    runs its forward pass under ``torch.no_grad``.
+    compile at the first call of each input shape; needs a C++ compiler); ``onednn_graph``:
+    TorchScript tracing with oneDNN Graph fusion instead (traced at the first call of each input
+    shape). The returned :class:`InferenceModel` gives the same outputs as ``model.eval()`` up to
+    float rounding and runs its forward pass under ``torch.no_grad``.
 
     Raises:
-        ValueError: if ``model`` is not an ``nn.Module`` or a flag is not a bool.
+        ValueError: if ``model`` is not an ``nn.Module``, a flag is not a bool, or both
+            ``compile`` and ``onednn_graph`` are set.
     """
     _check_module(model)
     fold_bn = flag("fold_bn", fold_bn)
     channels_last = flag("channels_last", channels_last)
     compile = flag("compile", compile)
+    onednn_graph = flag("onednn_graph", onednn_graph)
+    if compile and onednn_graph:
+        raise ValueError("compile and onednn_graph are two ways to run the model: set at most one")
     prepared = fold_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()
     prepared.requires_grad_(False)
     if channels_last:
         prepared = prepared.to(memory_format=torch.channels_last)
-    return InferenceModel(prepared, channels_last=channels_last, compiled=compile)
+    return InferenceModel(prepared, channels_last=channels_last, compiled=compile, onednn_graph=onednn_graph)
 
 
 def max_relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:

@@ -300,6 +300,49 @@ def test_compiled_model_freezes_its_weights() -> None:
     assert inductor_config.freezing is False  # switched on only while the model ran
 
 
+def test_onednn_graph_path_matches_eager_and_fuses() -> None:
+    # The oneDNN Graph form: one frozen TorchScript trace per input shape, with the fuser's
+    # partitions in the graph that runs, the same outputs as eval mode, and the global fuser
+    # switch back off afterwards.
+    torch.manual_seed(7)
+    model = randomize_bn(small_net()).eval()
+    prepared = prepare_for_inference(model, onednn_graph=True)
+    assert prepared.onednn_graph and not prepared.compiled
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        for batch in (x, x[:1], x):
+            assert max_relative_error(prepared(batch), model(batch)) < TOL
+        graph = str(torch.jit.last_executed_optimized_graph())
+    assert "prim::oneDNNFusionGroup" in graph
+    assert len(prepared._runner.traces) == 2  # batch 2 and batch 1; the third call reused the first
+    assert torch.jit.onednn_fusion_enabled() is False
+    assert set(prepared.state_dict()) == {f"model.{k}" for k in prepared.model.state_dict()}
+
+
+def test_onednn_graph_path_falls_back_unfused_where_the_fuser_fails() -> None:
+    # MobileNet V2 on 32 x 32 inputs ends in 1 x 1 feature maps, which torch 2.13's oneDNN Graph
+    # fuser cannot reorder: that shape must still give eval mode's outputs, unfused and said so,
+    # while a shape the fuser handles stays fused.
+    from mobilenet_lib.models import mobilenet_v2
+
+    torch.manual_seed(8)
+    model = mobilenet_v2(width_mult=0.25).eval()
+    prepared = prepare_for_inference(model, onednn_graph=True)
+    small, larger = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 48, 48)
+    with torch.no_grad():
+        with pytest.warns(RuntimeWarning, match="could not fuse"):
+            out = prepared(small)
+        assert max_relative_error(out, model(small)) < TOL
+        assert max_relative_error(prepared(small), model(small)) < TOL  # the unfused trace, again
+        assert max_relative_error(prepared(larger), model(larger)) < TOL
+    assert sorted(prepared._runner.fused.values()) == [False, True]
+
+
+def test_prepare_takes_one_way_to_run() -> None:
+    with pytest.raises(ValueError, match="at most one"):
+        prepare_for_inference(small_net(), compile=True, onednn_graph=True)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -307,6 +350,7 @@ def test_compiled_model_freezes_its_weights() -> None:
         ({"fold_bn": 1}, "fold_bn must be True or False"),
         ({"channels_last": "yes"}, "channels_last must be"),
         ({"compile": None}, "compile must be"),
+        ({"onednn_graph": "on"}, "onednn_graph must be"),
     ],
 )
 def test_prepare_rejects_bad_arguments(kwargs: dict, match: str) -> None:

@@ -42,6 +42,7 @@ FORM_LABELS: dict[str, str] = {
     "folded": "BN folded",
     "folded+channels_last": "folded +\nchannels-last",
     "compiled": "compiled\n(inductor)",
+    "onednn_graph": "oneDNN\nGraph",
     "int8": "int8\n(FX)",
     "onnxruntime": "ONNX\nRuntime",
     "openvino": "OpenVINO",
@@ -51,7 +52,7 @@ FORM_LABELS: dict[str, str] = {
 
 #: The project's own forms and the peers', by precision.
 PYTORCH_FORMS: dict[str, tuple[str, ...]] = {
-    "float32": ("eager", "folded", "folded+channels_last", "compiled"),
+    "float32": ("eager", "folded", "folded+channels_last", "compiled", "onednn_graph"),
     "int8": ("int8",),
 }
 PEER_FORMS: dict[str, tuple[str, ...]] = {
@@ -111,8 +112,9 @@ def speed_rows(payload: Mapping[str, Any] | None = None) -> list[dict[str, Any]]
     Keys: ``batch``, ``form``, ``ms`` (median per batch), ``iqr_ms``, ``images_per_s``, ``gflops``
     (2 × mult-adds / time), ``peak_pct`` (``gflops`` as a percentage of the large-matmul GFLOP/s of
     the same run), ``speedup`` (eager's ms / this form's; ``None`` without an eager row),
-    ``first_call_s`` (the compile time for the compiled form) and ``max_relative_error`` (of the
-    logits against eager's; ``None`` for eager).
+    ``first_call_s`` (the compile time for the compiled form), ``max_relative_error`` (of the
+    logits against eager's; ``None`` for eager) and ``cpu_ms_after_call`` (CPU milliseconds the
+    process used in the 20 ms after a call, its threads spinning; ``None`` in older runs).
 
     Raises:
         ValueError: if ``payload`` is not a result of ``benchmarks/deploy.py``.
@@ -136,6 +138,7 @@ def speed_rows(payload: Mapping[str, Any] | None = None) -> list[dict[str, Any]]
                 "speedup": base / ms if base else None,
                 "first_call_s": r.get("first_call_s"),
                 "max_relative_error": r.get("max_relative_error") if form != "eager" else None,
+                "cpu_ms_after_call": r.get("cpu_ms_after_call"),
             })
     return rows
 

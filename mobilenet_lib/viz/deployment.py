@@ -48,6 +48,7 @@ _FORM_COLORS = {
     "folded": "#9ecae1",
     "folded+channels_last": "#3182bd",
     "compiled": "#08519c",
+    "onednn_graph": "#08306b",
     "int8": "#e6550d",
     "onnxruntime": "#31a354",
     "openvino": "#756bb1",
@@ -59,6 +60,7 @@ _FORM_COLORS = {
 _RUNTIME_LABELS = {
     "folded+channels_last": "PyTorch, folded +\nchannels-last",
     "compiled": "PyTorch,\ncompiled",
+    "onednn_graph": "PyTorch,\noneDNN Graph",
     "onnxruntime": "ONNX Runtime",
     "openvino": "OpenVINO",
 }
