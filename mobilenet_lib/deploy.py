@@ -251,10 +251,11 @@ class _OneDNNGraphRunner:
     before it answers. Frozen weights are constants: as with inductor, later changes to the
     module's parameters are not seen.
 
-    Where the fuser fails for a shape (in torch 2.13 it cannot build a partition whose feature
-    maps are 1 × 1, e.g. MobileNet V2 on 32 × 32 inputs: "could not create a primitive descriptor
-    for the reorder primitive"), that shape runs its trace without the fuser, with a warning; the
-    result is the same function, just not fused. ``fused`` records, per shape, which it was.
+    Where the fuser fails for a shape (in torch 2.13, with oneDNN's AVX-512 kernels, it cannot
+    build a partition whose feature maps are 1 × 1, e.g. MobileNet V2 on 32 × 32 inputs: "could
+    not create a primitive descriptor for the reorder primitive"; with its AVX2 kernels it can),
+    that shape runs its trace without the fuser, with a warning; the result is the same function,
+    just not fused. ``fused`` records, per shape, which it was.
     """
 
     def __init__(self, model: nn.Module) -> None:
