@@ -27,8 +27,8 @@ Two parts, one run, one result file:
    workers sleep after a short spin, and PyTorch's OpenMP threads run with
    ``OMP_WAIT_POLICY=PASSIVE`` (``--omp-wait-policy=libgomp-default`` keeps libgomp's own policy,
    which spins at every barrier first; on a machine shared with other work that costs PyTorch
-   several times its time; ``--omp-wait-policy=spin-briefly`` lets them spin about as long as
-   OpenVINO's workers do). Every configuration is written into the results (``runtimes``), and
+   several times its time; ``--omp-wait-policy=spin-briefly`` lets them spin a bounded while
+   first, as OpenVINO's workers do). Every configuration is written into the results (``runtimes``), and
    for every form the CPU time the process burns in the 20 ms after a call (its threads spinning
    before they sleep) is measured (``cpu_ms_after_call``).
    The graphs each peer runs after its fusions are counted (``graphs``), and with each runtime's
@@ -81,8 +81,8 @@ from typing import Any
 #: looked at here, before torch is imported (argparse only documents and validates it).
 OMP_POLICIES = ("passive", "spin-briefly", "libgomp-default")
 #: ``spin-briefly``: libgomp's spin count at a barrier before its thread sleeps (its own default is
-#: 300,000). 20,000 spins cost about a millisecond of one core's time after a call here, the
-#: order of what OpenVINO's oneTBB workers spend (each run measures every form's cost, below).
+#: 300,000). 20,000 spins cost one to three milliseconds of CPU after a call here, a few times
+#: what OpenVINO's oneTBB workers spend (each run measures every form's cost: cpu_ms_after_call).
 SPIN_BRIEFLY_COUNT = 20_000
 _OMP_POLICY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--omp-wait-policy=")), "passive")
 if _OMP_POLICY == "passive":
@@ -189,8 +189,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=OMP_POLICIES,
         default="passive",
         help="passive (default): PyTorch's OpenMP threads sleep at barriers, like ONNX Runtime's without "
-        f"spinning; spin-briefly: they spin {SPIN_BRIEFLY_COUNT} times first (GOMP_SPINCOUNT), about as "
-        "long as OpenVINO's workers; libgomp-default: libgomp's own policy (spin for a long while, then "
+        f"spinning; spin-briefly: they spin {SPIN_BRIEFLY_COUNT} times first (GOMP_SPINCOUNT), a bounded "
+        "while as OpenVINO's workers do; libgomp-default: libgomp's own policy (spin for a long while, then "
         "sleep). Give it as --omp-wait-policy=VALUE: it is read before torch is imported",
     )
     p.add_argument("--skip-accuracy", action="store_true")
