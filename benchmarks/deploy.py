@@ -117,10 +117,12 @@ from mobilenet_lib.models import create_model, mobilenet_v2
 from mobilenet_lib.onnx_export import export_onnx
 from mobilenet_lib.quantize import calibration_batches, int8_ops, quantize_int8
 from mobilenet_lib.runtimes import (
+    KIND_ORDER,
     OnnxRuntimeModel,
     OpenVINOModel,
     onnx_runtime_operator_counts,
     openvino_operator_counts,
+    profile_onednn_graph,
     profile_onnx_runtime,
     profile_openvino,
     profile_torch,
@@ -388,6 +390,12 @@ def profile_part(forms: dict[str, tuple[Any, float]], x: torch.Tensor, args: arg
     for form in ("folded+channels_last", "compiled"):
         if form in forms:
             out[form] = profile_torch(forms[form][0], x, threads=args.threads, repeats=args.repeats, runtime=form).to_dict()
+    if "onednn_graph" in forms:
+        try:
+            out["onednn_graph"] = profile_onednn_graph(forms["onednn_graph"][0], x, threads=args.threads,
+                                                       repeats=args.repeats).to_dict()
+        except ValueError as error:  # this shape ran unfused (it warned when it was first called)
+            print(f"[deploy] onednn_graph not profiled: {error}", file=sys.stderr)
     if "onnxruntime" in forms:
         out["onnxruntime"] = profile_onnx_runtime(forms["onnxruntime"][0].onnx, x, threads=args.threads,
                                                   repeats=args.repeats).to_dict()
@@ -587,7 +595,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
             lines.append(f"- {name}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items(), key=lambda t: -t[1])))
     profiles = speed.get("profiles")
     if profiles:
-        kinds = ("conv", "depthwise", "pointwise", "linear", "other")
+        present = {k for per in profiles.values() for p in per.values() for k, ms in p["kinds"].items() if ms > 0}
+        kinds = [k for k in KIND_ORDER if k in present or k == "other"]
         rows = [
             {"batch": int(b), "runtime": form, "total": p["total_ms"], **{k: p["kinds"].get(k, 0.0) for k in kinds}}
             for b, per in profiles.items()

@@ -64,10 +64,13 @@ __all__ = [
     "profile_onnx_runtime",
     "profile_openvino",
     "profile_torch",
+    "profile_onednn_graph",
 ]
 
 #: The kinds of layer a profile sums its times over, in the order the chapter shows them.
-KIND_ORDER = ("conv", "depthwise", "pointwise", "group", "linear", "other")
+#: ``pointwise+depthwise`` is a oneDNN Graph partition that runs an expansion and the depthwise
+#: convolution after it as one kernel (:func:`profile_onednn_graph`), so their times cannot be split.
+KIND_ORDER = ("conv", "depthwise", "pointwise", "pointwise+depthwise", "group", "linear", "other")
 
 
 def conv_kind(in_channels: int, weight_shape: Sequence[int]) -> str:
@@ -389,13 +392,18 @@ class KindTimes:
         return cls(d["runtime"], dict(d["kinds"]), dict(d["nodes"]), float(d["total_ms"]))
 
 
+#: The profiler range around each timed pass: not "forward", which a TorchScript module's own
+#: method also records (a traced model would count its passes twice).
+_PASS = "mobilenet_lib: profiled pass"
+
+
 def _kind_times(runtime: str, items: Iterable[tuple[str, float]], total_ms: float, repeats: int) -> KindTimes:
     kinds: dict[str, float] = {k: 0.0 for k in KIND_ORDER}
     nodes: Counter[str] = Counter()
     for kind, ms in items:
         if kind == "other":
             continue
-        kinds[kind] += ms
+        kinds[kind] = kinds.get(kind, 0.0) + ms  # a kind outside KIND_ORDER is kept, not dropped
         nodes[kind] += 1
     kinds["other"] = max(total_ms - sum(kinds.values()), 0.0)
     per_pass = {k: n // repeats for k, n in nodes.items()}
@@ -473,17 +481,22 @@ def profile_openvino(model: Any, images: torch.Tensor, *, threads: int = 1, repe
     request = runner.request(x.shape)
     for _ in range(warmup):
         request.infer({0: x})
-    items: list[tuple[str, float]] = []
+    layers: dict[str, tuple[str, float]] = {}  # layer name -> (kind, ms summed over the repeats)
     total = 0.0
     for _ in range(repeats):
         start = time.perf_counter()
         request.infer({0: x})
         total += time.perf_counter() - start
         for info in request.get_profiling_info():
-            ms = info.real_time.total_seconds() * 1e3
-            if ms > 0:
-                items.append((_openvino_kind(info.node_type, info.exec_type), ms / repeats))
-    return _kind_times("OpenVINO", items, 1e3 * total / repeats, repeats)
+            # Every convolution and the classifier run on every pass, but OpenVINO's counters now
+            # and then report one of them NOT_RUN at 0 µs (seen on 32 × 32 inputs): a layer is
+            # counted by its name, whatever its status, and its time averaged over the passes.
+            kind = _openvino_kind(info.node_type, info.exec_type)
+            if kind != "other":
+                ms = info.real_time.total_seconds() * 1e3
+                layers[info.node_name] = (kind, layers.get(info.node_name, (kind, 0.0))[1] + ms)
+    items = [(kind, ms / repeats) for kind, ms in layers.values()]
+    return _kind_times("OpenVINO", items, 1e3 * total / repeats, 1)
 
 
 def profile_torch(model: Any, images: torch.Tensor, *, threads: int | None = None, repeats: int = 5,
@@ -512,10 +525,10 @@ def profile_torch(model: Any, images: torch.Tensor, *, threads: int | None = Non
             model(images)
         with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
             for _ in range(repeats):
-                with torch.profiler.record_function("forward"):
+                with torch.profiler.record_function(_PASS):
                     model(images)
     events = prof.events()
-    forward = [e for e in events if e.name == "forward"]
+    forward = [e for e in events if e.name == _PASS]
     total_us = sum(e.time_range.elapsed_us() for e in forward)
     picked = [e for e in events if e.name.startswith(conv_names + linear_names)]
     items = []
@@ -542,3 +555,79 @@ def profile_torch(model: Any, images: torch.Tensor, *, threads: int | None = Non
                 kind = conv_kind(int(shapes[x_at][1]), shapes[four[-1]])
         items.append((kind, e.time_range.elapsed_us() / 1e3 / repeats))
     return _kind_times(runtime, items, total_us / 1e3 / repeats, repeats)
+
+
+def _partition_kind(group: Any) -> str:
+    """The kind of one oneDNN Graph partition: its convolutions' kinds joined by ``+`` (in graph
+    order), ``linear`` for the classifier, ``other`` for a partition with neither."""
+    convs, linear = [], False
+    for node in group.g("Subgraph").nodes():
+        if node.kind() == "aten::_convolution":
+            weight = node.inputsAt(1).toIValue()  # frozen: the weight is a constant of the graph
+            groups = int(node.inputsAt(8).toIValue())
+            convs.append(conv_kind(groups * int(weight.shape[1]), tuple(weight.shape)))
+        elif node.kind() in ("aten::linear", "aten::addmm", "aten::matmul"):
+            linear = True
+    if convs:
+        return "+".join(convs)
+    return "linear" if linear else "other"
+
+
+def _fusion_groups(block: Any) -> list[Any]:
+    found = []
+    for node in block.nodes():
+        if node.kind() == "prim::oneDNNFusionGroup":
+            found.append(node)
+        for inner in node.blocks():  # each group sits in the fast branch of its guard's prim::If
+            found.extend(_fusion_groups(inner))
+    return found
+
+
+def profile_onednn_graph(model: Any, images: torch.Tensor, *, threads: int | None = None, repeats: int = 5,
+                         warmup: int = 2) -> KindTimes:
+    """Time every partition a model prepared with ``onednn_graph=True`` runs, per kind of layer.
+
+    oneDNN Graph runs each fused group of the TorchScript graph as one partition
+    (``LlgaPartition_<n>`` in ``torch.profiler``, numbered in graph order); a partition's kind comes
+    from the convolutions inside it (:func:`_partition_kind`). A partition that fuses an expansion
+    with the depthwise convolution after it is ``pointwise+depthwise``: its two layers run as one
+    kernel, so their times cannot be told apart. Whatever runs outside the partitions (the input's
+    layout conversion, the pooling, the interpreter between partitions) is ``other``.
+
+    Raises:
+        TypeError: if ``model`` was not prepared with ``onednn_graph=True``, or ``images`` is no tensor.
+        ValueError: if the shape ran unfused (see ``InferenceModel``), so there is nothing to split.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    from mobilenet_lib.benchmark import torch_threads
+    from mobilenet_lib.deploy import InferenceModel, _onednn_fusion
+
+    repeats, warmup = positive_int("repeats", repeats), positive_int("warmup", warmup)
+    if not isinstance(model, InferenceModel) or not model.onednn_graph:
+        raise TypeError(f"model must be prepare_for_inference(..., onednn_graph=True), got {type(model).__name__}")
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    with torch_threads(threads), torch.inference_mode():
+        for _ in range(warmup + 1):
+            model(images)
+        with _onednn_fusion():
+            groups = _fusion_groups(torch.jit.last_executed_optimized_graph())
+        if not groups:
+            raise ValueError(f"oneDNN Graph did not fuse the model at input shape {tuple(images.shape)}")
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            model(images)  # the first call under the profiler pays for its set-up: not counted
+            for _ in range(repeats):
+                with torch.profiler.record_function(_PASS):
+                    model(images)
+    events = prof.events()
+    forward = [e for e in events if e.name == _PASS]
+    start = min(e.time_range.start for e in forward)
+    total_us = sum(e.time_range.elapsed_us() for e in forward)
+    partitions = [e for e in events if e.name.startswith("LlgaPartition_") and e.time_range.start >= start]
+    numbers = sorted({int(e.name.rsplit("_", 1)[1]) for e in partitions})
+    if len(numbers) != len(groups):
+        raise RuntimeError(f"the profile shows {len(numbers)} oneDNN partitions, the graph {len(groups)}")
+    kind_of = {f"LlgaPartition_{n}": _partition_kind(g) for n, g in zip(numbers, groups)}
+    items = [(kind_of[e.name], e.time_range.elapsed_us() / 1e3 / repeats) for e in partitions]
+    return _kind_times("PyTorch, oneDNN Graph", items, total_us / 1e3 / repeats, repeats)

@@ -77,11 +77,16 @@ def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
     assert settings["openvino"]["INFERENCE_NUM_THREADS"] == 1 and "PASSIVE" in settings["pytorch"]["pool"]
     for b in (1, 2):
         prof = {r["runtime"]: r for r in study.profile_rows(payload, b)}
-        assert sorted(prof) == ["folded+channels_last", "onnxruntime", "openvino"]
-        for r in prof.values():
-            assert r["nodes"]["depthwise"] == 17 and r["nodes"]["pointwise"] == 34 and r["total_ms"] > 0
+        # oneDNN Graph is profiled where it fused the 32 × 32 model (with oneDNN's AVX2 kernels,
+        # not with its AVX-512 ones: see InferenceModel)
+        assert {"folded+channels_last", "onnxruntime", "openvino"} <= set(prof) <= {
+            "folded+channels_last", "onnxruntime", "openvino", "onednn_graph"}
+        for name, r in prof.items():
+            n, pairs = r["nodes"], r["nodes"].get("pointwise+depthwise", 0)
+            assert n["pointwise"] + pairs == 34 and n.get("depthwise", 0) + pairs == 17, (name, n)
+            assert r["total_ms"] > 0
     fig = viz.plot_runtime_profiles(payload, batch=2)
-    assert len(fig.axes[0].get_yticklabels()) == 3
+    assert len(fig.axes[0].get_yticklabels()) == len(prof)
     race = study.race(payload)
     assert [(r["batch"], r["precision"]) for r in race] == [(1, "float32"), (1, "int8"), (2, "float32"), (2, "int8")]
     assert all(r["ratio"] == pytest.approx(r["peer_ms"] / r["pytorch_ms"]) for r in race)

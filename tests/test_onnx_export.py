@@ -175,6 +175,25 @@ def test_profiles_add_up(v2: tuple[nn.Module, bytes]) -> None:
         assert rt.KindTimes.from_dict(p.to_dict()) == p
 
 
+def test_onednn_graph_profile_names_every_layer(v2: tuple[nn.Module, bytes]) -> None:
+    from mobilenet_lib.deploy import prepare_for_inference
+
+    model, _ = v2
+    x = torch.randn(1, 3, 64, 64)
+    p = rt.profile_onednn_graph(prepare_for_inference(model, onednn_graph=True), x, repeats=2, warmup=1)
+    # How oneDNN groups the layers into partitions depends on the CPU; which layers there are does
+    # not: 1 full convolution, 17 depthwise, 34 pointwise (a fused pair counts for one of each).
+    n = p.nodes
+    pairs = n.get("pointwise+depthwise", 0)
+    assert set(n) <= {"conv", "depthwise", "pointwise", "pointwise+depthwise", "linear"}, n
+    assert (n["conv"], n["linear"], n.get("depthwise", 0) + pairs, n["pointwise"] + pairs) == (1, 1, 17, 34), n
+    assert sum(p.kinds.values()) == pytest.approx(p.total_ms) and p.kinds["other"] > 0
+    with pytest.raises(TypeError, match="onednn_graph"):
+        rt.profile_onednn_graph(prepare_for_inference(model), x)
+    with pytest.raises(TypeError, match="images"):
+        rt.profile_onednn_graph(prepare_for_inference(model, onednn_graph=True), [1.0])
+
+
 def test_conv_kind() -> None:
     assert rt.conv_kind(32, (32, 1, 3, 3)) == "depthwise"
     assert rt.conv_kind(32, (64, 32, 1, 1)) == "pointwise"

@@ -35,6 +35,7 @@ KIND_COLORS: dict[str, str] = {
     "conv": "#7f7f7f",
     "depthwise": "#1f77b4",
     "pointwise": "#ff7f0e",
+    "pointwise+depthwise": "#8c564b",  # an expansion and its depthwise layer fused (oneDNN Graph)
     "group": "#2ca02c",
     "linear": "#9467bd",
 }
