@@ -14,6 +14,8 @@ Two parts, one run, one result file:
    ``onednn_graph``           folded + channels-last, traced to TorchScript and run by the oneDNN
                               Graph fuser instead of inductor;
    ``int8``                   int8 post-training quantization (FX graph mode, x86 kernels);
+   ``int8_inductor``          int8 post-training quantization (PT2E with ``X86InductorQuantizer``,
+                              from ``torchao``), compiled by inductor into oneDNN int8 kernels;
 
    and, from the model's ONNX export (``mobilenet_lib.onnx_export.export_onnx``, dynamic batch),
    its peers in deployment (``mobilenet_lib.runtimes``):
@@ -115,7 +117,7 @@ from mobilenet_lib.data import digits_loaders
 from mobilenet_lib.deploy import max_relative_error, prepare_for_inference
 from mobilenet_lib.models import create_model, mobilenet_v2
 from mobilenet_lib.onnx_export import export_onnx
-from mobilenet_lib.quantize import calibration_batches, int8_ops, quantize_int8
+from mobilenet_lib.quantize import calibration_batches, int8_ops, quantize_int8, quantize_int8_inductor
 from mobilenet_lib.runtimes import (
     KIND_ORDER,
     OnnxRuntimeModel,
@@ -145,6 +147,7 @@ FORMS = (
     "compiled",
     "onednn_graph",
     "int8",
+    "int8_inductor",
     "onnxruntime",
     "openvino",
     "onnxruntime_int8",
@@ -203,12 +206,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--tiny",
         action="store_true",
-        help="a quick smoke configuration: 32×32 inputs, no compile, one epoch on 128 images",
+        help="a quick smoke configuration: 32×32 inputs, no compiled forms timed, one epoch on 128 images",
     )
     args = p.parse_args(argv)
     if args.tiny:
         args.width, args.resolution, args.batch_sizes = 0.25, 32, [1, 2]
-        args.forms = [f for f in args.forms if f != "compiled"]
+        args.forms = [f for f in args.forms if f not in ("compiled", "int8_inductor")]  # compiling takes long
         args.rounds, args.repeats, args.warmup, args.matmul_size = 1, 2, 1, 64
         args.train_width, args.epochs, args.train_limit, args.calib_batches = 0.25, 1, 128, 1
         args.batch_size = 32
@@ -253,6 +256,7 @@ def build_forms(
         "compiled": lambda: prepare_for_inference(model, compile=True),
         "onednn_graph": lambda: prepare_for_inference(model, onednn_graph=True),
         "int8": lambda: quantize_int8(model, calibration),
+        "int8_inductor": lambda: quantize_int8_inductor(model, calibration),
         "onnxruntime": lambda: OnnxRuntimeModel(exported(), threads=args.threads),
         "openvino": lambda: OpenVINOModel(exported(), threads=args.threads),
         "onnxruntime_int8": lambda: OnnxRuntimeModel(quantize_onnx_int8(exported(), calibration), threads=args.threads),
@@ -483,6 +487,7 @@ def accuracy_part(args: argparse.Namespace) -> dict[str, Any]:
         calib = list(calibration_batches(train_loader, args.calib_batches))
         peers: dict[str, Any] = {}
         for form, build in (
+            ("int8_inductor", lambda: quantize_int8_inductor(model, calib)),
             ("onnxruntime", lambda: OnnxRuntimeModel(onnx_model, threads=args.threads)),
             ("onnxruntime_int8", lambda: OnnxRuntimeModel(quantize_onnx_int8(onnx_model, calib), threads=args.threads)),
             ("openvino", lambda: OpenVINOModel(onnx_model, threads=args.threads)),

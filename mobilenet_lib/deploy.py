@@ -323,7 +323,9 @@ class InferenceModel(nn.Module):
         if self.channels_last and isinstance(x, torch.Tensor) and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         # Inductor freezes weights only when autograd is off; it also spares the bookkeeping.
-        with torch.no_grad(), _freezing(self.compiled):
+        with torch.no_grad(), _freezing(self.compiled), warnings.catch_warnings():
+            # inductor's int8 lowering copies a tensor with torch.tensor() while it compiles
+            warnings.filterwarnings("ignore", message="To copy construct from a tensor", category=UserWarning)
             return self._runner(x)
 
     def extra_repr(self) -> str:

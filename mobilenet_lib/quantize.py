@@ -33,7 +33,12 @@ forward pass) is rejected with a ``ValueError``.
 
 The FX flow is deprecated in favour of the ``torchao`` package's PT2E flow (``prepare_pt2e`` with
 ``X86InductorQuantizer``), which torch 2.13 no longer contains; its deprecation warnings are
-silenced inside :func:`quantize_int8`.
+silenced inside :func:`quantize_int8`. :func:`quantize_int8_inductor` takes that flow:
+``torch.export`` captures the model, ``X86InductorQuantizer`` marks every convolution, addition and
+the classifier for int8 (the same per-channel weights and per-tensor activations), calibration runs
+as above, and ``torch.compile`` (inductor, weights frozen) lowers each quantize / dequantize /
+convolution / activation chain to one oneDNN int8 convolution with its post-ops, instead of FX's
+module-by-module kernels with a Python call between each.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from torch import nn
 
 from mobilenet_lib.validation import positive_int
 
-__all__ = ["Int8Op", "quantize_int8", "int8_ops", "calibration_batches"]
+__all__ = ["Int8Op", "quantize_int8", "quantize_int8_inductor", "int8_ops", "calibration_batches"]
 
 #: The quantized engine :func:`quantize_int8` targets: fbgemm / oneDNN kernels for x86 CPUs.
 BACKEND = "x86"
@@ -160,6 +165,68 @@ def quantize_int8(model: nn.Module, calibration_data: Any, *, num_batches: int |
     finally:
         torch.backends.quantized.engine = engine
     return quantized.eval()
+
+
+@contextmanager
+def _quiet_torchao_import() -> Iterator[None]:
+    # torchao logs, at import, that its CUDA (CUTLASS) kernels do not load on this CPU-only torch,
+    # and torch that one of torchao's enum registrations is deprecated: both true, neither matters here.
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("torchao", "torch.utils._pytree")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def quantize_int8_inductor(model: nn.Module, calibration_data: Any, *, num_batches: int | None = None) -> nn.Module:
+    """An int8 copy of ``model`` compiled by inductor (PT2E post-training quantization); ``model``
+    is untouched.
+
+    The flow ``torchao`` documents for x86 CPUs: ``torch.export`` captures an eval-mode copy (with
+    a free batch dimension), ``prepare_pt2e`` with ``X86InductorQuantizer``'s default configuration
+    folds each BatchNorm into its convolution and inserts observers, the first ``num_batches``
+    batches of ``calibration_data`` (as for :func:`quantize_int8`) set the activation ranges, and
+    ``convert_pt2e`` leaves a float graph with explicit quantize / dequantize steps. That graph is
+    returned as :func:`mobilenet_lib.deploy.prepare_for_inference` returns a compiled model: an
+    :class:`~mobilenet_lib.deploy.InferenceModel` that feeds it channels-last input and runs it
+    through ``torch.compile`` with frozen weights, where inductor fuses every quantize /
+    dequantize pair into oneDNN's int8 convolutions. Each new input shape compiles on its first
+    call (seconds).
+
+    Raises:
+        TypeError: if ``model`` is not an ``nn.Module`` or the calibration data are not tensors.
+        ValueError: if there are no calibration batches or ``torch.export`` cannot capture the model.
+    """
+    from mobilenet_lib.deploy import InferenceModel
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    batches = calibration_batches(calibration_data, num_batches)
+    with _quiet_torchao_import():
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+        from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
+
+    float_model = copy.deepcopy(model).eval()
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    try:
+        exported = torch.export.export(float_model, (batches[0],), dynamic_shapes=({0: batch},)).module()
+    except Exception as err:  # noqa: BLE001 -- export errors come in many types
+        raise ValueError(f"torch.export could not capture {type(model).__name__} "
+                         f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from err
+    quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # export and the quantizer's notes on deprecated APIs
+        observed = prepare_pt2e(exported, quantizer)
+        for x in batches:
+            observed(x)
+        quantized = convert_pt2e(observed)
+    return InferenceModel(quantized, channels_last=True, compiled=True)
 
 
 @dataclass(frozen=True)

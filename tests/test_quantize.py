@@ -209,3 +209,48 @@ def test_quantize_and_int8_ops_reject_bad_arguments(tiny, images: torch.Tensor) 
         int8_ops(tiny_net(), images)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="tensor"):
         int8_ops(tiny[1], [images])  # type: ignore[arg-type]
+
+
+def test_inductor_int8_runs_every_layer_in_onednn_int8_kernels() -> None:
+    from torch.profiler import profile
+
+    from mobilenet_lib.quantize import quantize_int8_inductor
+
+    model = randomize_bn(mobilenet_v2(width_mult=0.25, num_classes=10), seed=2).train()
+    before = copy.deepcopy(model.state_dict())
+    x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    q = quantize_int8_inductor(model, [x[:4], x[4:]])
+    assert model.training and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    n_conv = sum(isinstance(m, nn.Conv2d) for m in model.modules())
+    n_linear = sum(isinstance(m, nn.Linear) for m in model.modules())
+    # every weight is stored in int8 per output channel (and dequantized where it is used) ...
+    targets = [str(n.target) for n in q.model.graph.nodes if n.op == "call_function"]
+    assert targets.count("quantized_decomposed.dequantize_per_channel.default") == n_conv + n_linear
+    with torch.no_grad():
+        q(x)  # compiles
+        with profile() as prof:
+            out = q(x)
+        err = max_relative_error(out, model.eval()(x))
+    # ... and after compilation each of those layers is one oneDNN int8 kernel, its activation or
+    # residual addition fused in (qconv2d_pointwise is the variant with the addition)
+    calls = [e.name for e in prof.events()]
+    qconv = sum(name in ("onednn::qconv_pointwise", "onednn::qconv2d_pointwise") for name in calls)
+    assert (qconv, calls.count("onednn::qlinear_pointwise")) == (n_conv, n_linear), sorted(set(calls))
+    assert not any(name.startswith("aten::conv") for name in calls)
+    assert 0 < err < 0.2
+
+
+class _DataDependent(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if x.sum() > 0 else -x  # a branch on a tensor's value: torch.export refuses it
+
+
+def test_inductor_int8_rejects_bad_arguments(images: torch.Tensor) -> None:
+    from mobilenet_lib.quantize import quantize_int8_inductor
+
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        quantize_int8_inductor("model", images)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="calibration"):
+        quantize_int8_inductor(tiny_net(), "images")
+    with pytest.raises(ValueError, match="torch.export could not capture _DataDependent"):
+        quantize_int8_inductor(_DataDependent(), images)

@@ -44,6 +44,7 @@ FORM_LABELS: dict[str, str] = {
     "compiled": "compiled\n(inductor)",
     "onednn_graph": "oneDNN\nGraph",
     "int8": "int8\n(FX)",
+    "int8_inductor": "int8\n(inductor)",
     "onnxruntime": "ONNX\nRuntime",
     "openvino": "OpenVINO",
     "onnxruntime_int8": "ONNX Rt.\nint8",
@@ -53,7 +54,7 @@ FORM_LABELS: dict[str, str] = {
 #: The project's own forms and the peers', by precision.
 PYTORCH_FORMS: dict[str, tuple[str, ...]] = {
     "float32": ("eager", "folded", "folded+channels_last", "compiled", "onednn_graph"),
-    "int8": ("int8",),
+    "int8": ("int8", "int8_inductor"),
 }
 PEER_FORMS: dict[str, tuple[str, ...]] = {
     "float32": ("onnxruntime", "openvino"),
@@ -156,7 +157,8 @@ def accuracy_rows(payload: Mapping[str, Any] | None = None, *, peers: bool = Fal
     acc = checked_payload(payload)["results"].get("accuracy")
     if not acc:
         raise ValueError("these results have no accuracy part (benchmarks/deploy.py ran with --skip-accuracy)")
-    names = {"onnxruntime": "float32 (ONNX Runtime)", "openvino": "float32 (OpenVINO)",
+    names = {"int8_inductor": "int8 (PyTorch PT2E, inductor)",
+             "onnxruntime": "float32 (ONNX Runtime)", "openvino": "float32 (OpenVINO)",
              "onnxruntime_int8": "int8 (ONNX Runtime)", "openvino_int8": "int8 (OpenVINO, NNCF)"}
     return [
         {"model": "float32 (eager)", "accuracy_pct": 100 * acc["fp32_accuracy"], "agreement_pct": 100.0},

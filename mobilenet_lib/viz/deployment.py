@@ -50,6 +50,7 @@ _FORM_COLORS = {
     "compiled": "#08519c",
     "onednn_graph": "#08306b",
     "int8": "#e6550d",
+    "int8_inductor": "#a63603",
     "onnxruntime": "#31a354",
     "openvino": "#756bb1",
     "onnxruntime_int8": "#a1d99b",
