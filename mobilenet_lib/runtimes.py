@@ -436,6 +436,7 @@ def profile_onnx_runtime(model: bytes | str | os.PathLike[str], images: torch.Te
         events = json.loads(Path(session.end_profiling()).read_text())
     runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"][warmup:]
     first = min(e["ts"] for e in runs)
+    by_name = _onnx_conv_kinds(data)
     items = []
     for e in events:
         if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time") or e["ts"] < first:
@@ -444,7 +445,13 @@ def profile_onnx_runtime(model: bytes | str | os.PathLike[str], images: torch.Te
         op = args.get("op_name", "")
         kind = "other"
         shapes = [next(iter(s.values())) for s in args.get("input_type_shape", [])]
-        if op.endswith("Conv") and len(shapes) >= 2 and len(shapes[0]) == 4:
+        node = e["name"].removesuffix("_kernel_time")
+        # A fused node keeps its convolution's name with a suffix ("..._token_4"); its kind is read
+        # from the exported graph, since an int8 kernel's recorded shapes omit the packed weight.
+        named = [k for k in by_name if node == k or node.startswith(k + "_")] if op.endswith("Conv") else []
+        if named:
+            kind = by_name[max(named, key=len)]
+        elif op.endswith("Conv") and len(shapes) >= 2 and len(shapes[0]) == 4:
             weight = shapes[1] if op != "QLinearConv" else shapes[3]
             if len(weight) == 4:
                 kind = conv_kind(int(shapes[0][1]), weight)
@@ -455,12 +462,34 @@ def profile_onnx_runtime(model: bytes | str | os.PathLike[str], images: torch.Te
     return _kind_times("ONNX Runtime", items, total, repeats)
 
 
+def _onnx_conv_kinds(data: bytes) -> dict[str, str]:
+    """Each ``Conv`` node of an ONNX graph by name -> its kind, from its weight's shape and group
+    (the weight followed back through ``DequantizeLinear`` in a quantized graph)."""
+    import onnx
+
+    graph = onnx.load_from_string(data).graph
+    shapes = {t.name: tuple(t.dims) for t in graph.initializer}
+    producer = {out: n for n in graph.node for out in n.output}
+    kinds = {}
+    for n in graph.node:
+        if n.op_type != "Conv" or len(n.input) < 2:
+            continue
+        name = n.input[1]
+        while name not in shapes and name in producer and producer[name].input:
+            name = producer[name].input[0]
+        weight = shapes.get(name)
+        if weight is not None and len(weight) == 4:
+            group = next((a.i for a in n.attribute if a.name == "group"), 1)
+            kinds[n.name] = conv_kind(group * int(weight[1]), weight)
+    return kinds
+
+
 def _openvino_kind(node_type: str, exec_type: str) -> str:
     if node_type == "GroupConvolution":
         return "depthwise" if "dw" in exec_type else "group"
     if node_type == "Convolution":
         return "pointwise" if "1x1" in exec_type else "conv"
-    if node_type == "FullyConnected":
+    if node_type.startswith("FullyConnected"):  # FullyConnectedQuantizedLegacy in int8
         return "linear"
     return "other"
 
@@ -501,7 +530,9 @@ def profile_openvino(model: Any, images: torch.Tensor, *, threads: int = 1, repe
 
 def profile_torch(model: Any, images: torch.Tensor, *, threads: int | None = None, repeats: int = 5,
                   warmup: int = 2, runtime: str = "PyTorch") -> KindTimes:
-    """Time every convolution and linear kernel a PyTorch model calls, compiled or not.
+    """Time every convolution and linear kernel a PyTorch model calls, compiled or not, float or
+    int8 (inductor's oneDNN int8 kernels, as :func:`mobilenet_lib.quantize.quantize_int8_inductor`
+    compiles them).
 
     Runs ``model`` (an ``nn.Module``, an :class:`~mobilenet_lib.deploy.InferenceModel`, compiled or
     not) under ``torch.profiler`` with shapes recorded; every ATen / oneDNN convolution event (the
@@ -519,7 +550,11 @@ def profile_torch(model: Any, images: torch.Tensor, *, threads: int | None = Non
         raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
     conv_names = ("aten::convolution", "aten::mkldnn_convolution", "mkldnn::_convolution_pointwise",
                   "aten::_convolution", "aten::conv2d", "mkldnn::_convolution_pointwise_")
-    linear_names = ("aten::linear", "aten::addmm", "aten::mm", "mkldnn::_linear_pointwise", "mkl::_mkl_linear")
+    # inductor's int8 kernels: (x, x_scale, x_zp, weight, ...), the weight fourth
+    int8_conv_names = ("onednn::qconv_pointwise", "onednn::qconv2d_pointwise")
+    linear_names = ("aten::linear", "aten::addmm", "aten::mm", "mkldnn::_linear_pointwise", "mkl::_mkl_linear",
+                    "onednn::qlinear_pointwise")
+    conv_names += int8_conv_names
     with torch_threads(threads), torch.inference_mode():
         for _ in range(warmup):
             model(images)
@@ -550,7 +585,9 @@ def profile_torch(model: Any, images: torch.Tensor, *, threads: int | None = Non
             # when in place (``_convolution_pointwise_``), second otherwise: the weight is the
             # last 4-d tensor of the first three.
             four = [i for i, s in enumerate(shapes[:3]) if len(s) == 4]
-            if len(four) >= 2:
+            if e.name.startswith(int8_conv_names) and len(shapes) > 3 and len(shapes[3]) == 4:
+                kind = conv_kind(int(shapes[0][1]), shapes[3])
+            elif len(four) >= 2:
                 x_at = 1 if e.name.endswith("_") and len(four) == 3 else 0
                 kind = conv_kind(int(shapes[x_at][1]), shapes[four[-1]])
         items.append((kind, e.time_range.elapsed_us() / 1e3 / repeats))

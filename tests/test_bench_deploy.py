@@ -77,6 +77,11 @@ def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
     assert settings["openvino"]["INFERENCE_NUM_THREADS"] == 1 and "PASSIVE" in settings["pytorch"]["pool"]
     for b in (1, 2):
         prof = {r["runtime"]: r for r in study.profile_rows(payload, b)}
+        int8_prof = {r["runtime"]: r for r in study.profile_rows(payload, b, "int8")}
+        # --tiny does not time inductor's int8 model (it compiles); the peers' int8 paths are profiled
+        assert sorted(int8_prof) == ["onnxruntime_int8", "openvino_int8"]
+        for name, r in int8_prof.items():
+            assert r["nodes"] == {"conv": 1, "depthwise": 17, "pointwise": 34, "linear": 1}, (name, r["nodes"])
         # oneDNN Graph is profiled where it fused the 32 × 32 model (with oneDNN's AVX2 kernels,
         # not with its AVX-512 ones: see InferenceModel)
         assert {"folded+channels_last", "onnxruntime", "openvino"} <= set(prof) <= {
@@ -87,6 +92,9 @@ def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
             assert r["total_ms"] > 0
     fig = viz.plot_runtime_profiles(payload, batch=2)
     assert len(fig.axes[0].get_yticklabels()) == len(prof)
+    assert len(viz.plot_runtime_profiles(payload, batch=2, precision="int8").axes[0].get_yticklabels()) == 2
+    with pytest.raises(ValueError, match="precision"):
+        study.profile_rows(payload, 1, "fp16")
     race = study.race(payload)
     assert [(r["batch"], r["precision"]) for r in race] == [(1, "float32"), (1, "int8"), (2, "float32"), (2, "int8")]
     assert all(r["ratio"] == pytest.approx(r["peer_ms"] / r["pytorch_ms"]) for r in race)

@@ -175,6 +175,17 @@ def test_profiles_add_up(v2: tuple[nn.Module, bytes]) -> None:
         assert rt.KindTimes.from_dict(p.to_dict()) == p
 
 
+def test_int8_profiles_name_every_layer(v2: tuple[nn.Module, bytes]) -> None:
+    from mobilenet_lib.quantize import quantize_int8_inductor
+
+    model, data = v2
+    x = torch.randn(2, 3, 64, 64)
+    for p in (rt.profile_torch(quantize_int8_inductor(model, x), x, repeats=2, warmup=1),
+              rt.profile_onnx_runtime(rt.quantize_onnx_int8(data, x), x, repeats=2, warmup=1),
+              rt.profile_openvino(rt.quantize_openvino_int8(data, x), x, repeats=2, warmup=1)):
+        assert p.nodes == {"conv": 1, "depthwise": 17, "pointwise": 34, "linear": 1}, (p.runtime, p.nodes)
+
+
 def test_onednn_graph_profile_names_every_layer(v2: tuple[nn.Module, bytes]) -> None:
     from mobilenet_lib.deploy import prepare_for_inference
 

@@ -210,15 +210,21 @@ def graph_counts(payload: Mapping[str, Any] | None = None) -> dict[str, dict[str
     return graphs
 
 
-def profile_rows(payload: Mapping[str, Any] | None = None, batch: int = 1) -> list[dict[str, Any]]:
-    """Each profiled runtime's milliseconds per kind of layer at ``batch`` (one row per runtime:
-    ``runtime``, ``total_ms``, ``kinds`` (kind -> ms), ``nodes`` (kind -> nodes per pass)).
+def profile_rows(payload: Mapping[str, Any] | None = None, batch: int = 1,
+                 precision: str = "float32") -> list[dict[str, Any]]:
+    """Each profiled runtime's milliseconds per kind of layer at ``batch``, for the forms of
+    ``precision`` (``"float32"`` or ``"int8"``, as in :data:`PYTORCH_FORMS` and :data:`PEER_FORMS`);
+    one row per runtime: ``runtime``, ``total_ms``, ``kinds`` (kind -> ms), ``nodes`` (kind ->
+    nodes per pass).
 
     Raises:
-        ValueError: if the results hold no profile for that batch size.
+        ValueError: if ``precision`` is neither, or the results hold no profile for that batch size.
     """
+    if precision not in PYTORCH_FORMS:
+        raise ValueError(f"precision must be one of {sorted(PYTORCH_FORMS)}, got {precision!r}")
     profiles = checked_payload(payload)["results"]["speed"].get("profiles", {})
     if str(batch) not in profiles:
         raise ValueError(f"no per-kind profile at batch {batch!r} (profiled: {sorted(int(b) for b in profiles)})")
+    forms = set(PYTORCH_FORMS[precision]) | set(PEER_FORMS[precision])
     return [{"runtime": form, "total_ms": p["total_ms"], "kinds": dict(p["kinds"]), "nodes": dict(p["nodes"])}
-            for form, p in profiles[str(batch)].items()]
+            for form, p in profiles[str(batch)].items() if form in forms]

@@ -64,6 +64,9 @@ _RUNTIME_LABELS = {
     "onednn_graph": "PyTorch,\noneDNN Graph",
     "onnxruntime": "ONNX Runtime",
     "openvino": "OpenVINO",
+    "int8_inductor": "PyTorch int8,\ninductor",
+    "onnxruntime_int8": "ONNX Runtime\nint8",
+    "openvino_int8": "OpenVINO int8",
 }
 
 
@@ -170,10 +173,12 @@ def plot_time_vs_macs(profiles: Mapping[str, LatencyProfile]) -> Figure:
     return fig
 
 
-def plot_runtime_profiles(payload: Mapping[str, Any] | None = None, batch: int = 1) -> Figure:
+def plot_runtime_profiles(payload: Mapping[str, Any] | None = None, batch: int = 1,
+                          precision: str = "float32") -> Figure:
     """Horizontal stacked bars: each profiled runtime's milliseconds per pass at ``batch``, split
     by kind of layer (full, depthwise and pointwise convolutions, the classifier, everything else),
-    from the benchmark's per-kind profiles (each runtime timed by its own profiler).
+    from the benchmark's per-kind profiles (each runtime timed by its own profiler), for the
+    float32 or the int8 forms (``precision``).
 
     Raises:
         ValueError: if the results hold no profile at that batch size.
@@ -181,7 +186,7 @@ def plot_runtime_profiles(payload: Mapping[str, Any] | None = None, batch: int =
     from mobilenet_lib.runtimes import KIND_ORDER
 
     payload = checked_payload(payload)
-    rows = profile_rows(payload, batch)[::-1]  # first runtime on top
+    rows = profile_rows(payload, batch, precision)[::-1]  # first runtime on top
     fig = new_figure(6.9, 0.55 * len(rows) + 1.5)
     ax = fig.add_subplot()
     left = [0.0] * len(rows)
