@@ -37,11 +37,12 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,8 @@ __all__ = [
     "onnx_runtime_operator_counts",
     "openvino_operator_counts",
     "KindTimes",
+    "block_of",
+    "block_order",
     "profile_onnx_runtime",
     "profile_openvino",
     "profile_torch",
@@ -373,23 +376,53 @@ class KindTimes:
 
     ``kinds`` maps each kind (:data:`KIND_ORDER`) to its milliseconds; ``nodes`` is how many timed
     nodes per pass fell under each; ``total_ms`` is the whole pass as the runtime timed it (``other`` is
-    whatever the convolution and linear nodes leave of it).
+    whatever the convolution and linear nodes leave of it). ``blocks`` maps each block of the
+    network (``features.<i>``, ``classifier``; see :func:`block_of`) to the milliseconds of every
+    timed node that belongs to it, where the runtime's profile names its nodes (empty otherwise).
     """
 
     runtime: str
     kinds: dict[str, float]
     nodes: dict[str, int]
     total_ms: float
+    blocks: dict[str, float] = field(default_factory=dict)
 
     def share(self, kind: str) -> float:
         return self.kinds.get(kind, 0.0) / self.total_ms if self.total_ms > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"runtime": self.runtime, "kinds": dict(self.kinds), "nodes": dict(self.nodes), "total_ms": self.total_ms}
+        return {"runtime": self.runtime, "kinds": dict(self.kinds), "nodes": dict(self.nodes),
+                "total_ms": self.total_ms, "blocks": dict(self.blocks)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> KindTimes:
-        return cls(d["runtime"], dict(d["kinds"]), dict(d["nodes"]), float(d["total_ms"]))
+        return cls(d["runtime"], dict(d["kinds"]), dict(d["nodes"]), float(d["total_ms"]), dict(d.get("blocks", {})))
+
+
+_BLOCK = re.compile(r"(?:^|[/.])features[./](\d+)(?=[/._]|$)")
+_CLASSIFIER = re.compile(r"(?:^|[/.])classifier(?=[/._]|$)")
+
+
+def block_of(name: str) -> str | None:
+    """The block of the library's MobileNets a node or weight name belongs to: ``features.<i>``
+    or ``classifier``, found in ONNX node names (``/features/features.3/conv/...``), OpenVINO's
+    layer names and TorchScript weight names (``self.features.3.conv.0.0.weight``); ``None``
+    for a name outside the blocks (the input's conversion, the pooling)."""
+    m = _BLOCK.search(name)
+    if m:
+        return f"features.{int(m.group(1))}"
+    return "classifier" if _CLASSIFIER.search(name) else None
+
+
+def block_order(name: str) -> tuple[int, int]:
+    """Sort key for :func:`block_of`'s names: the features in order, then the classifier."""
+    return (1, 0) if name == "classifier" else (0, int(name.rsplit(".", 1)[1]))
+
+
+def _add_block(blocks: dict[str, float], name: str, ms: float, kind: str = "other") -> None:
+    block = block_of(name) or ("classifier" if kind == "linear" else None)  # OpenVINO names it "logits"
+    if block is not None:
+        blocks[block] = blocks.get(block, 0.0) + ms
 
 
 #: The profiler range around each timed pass: not "forward", which a TorchScript module's own
@@ -397,7 +430,8 @@ class KindTimes:
 _PASS = "mobilenet_lib: profiled pass"
 
 
-def _kind_times(runtime: str, items: Iterable[tuple[str, float]], total_ms: float, repeats: int) -> KindTimes:
+def _kind_times(runtime: str, items: Iterable[tuple[str, float]], total_ms: float, repeats: int,
+                blocks: dict[str, float] | None = None) -> KindTimes:
     kinds: dict[str, float] = {k: 0.0 for k in KIND_ORDER}
     nodes: Counter[str] = Counter()
     for kind, ms in items:
@@ -407,7 +441,8 @@ def _kind_times(runtime: str, items: Iterable[tuple[str, float]], total_ms: floa
         nodes[kind] += 1
     kinds["other"] = max(total_ms - sum(kinds.values()), 0.0)
     per_pass = {k: n // repeats for k, n in nodes.items()}
-    return KindTimes(runtime, {k: v for k, v in kinds.items() if v > 0 or k == "other"}, per_pass, total_ms)
+    ordered = {b: blocks[b] for b in sorted(blocks or {}, key=block_order)}
+    return KindTimes(runtime, {k: v for k, v in kinds.items() if v > 0 or k == "other"}, per_pass, total_ms, ordered)
 
 
 def profile_onnx_runtime(model: bytes | str | os.PathLike[str], images: torch.Tensor, *, threads: int = 1,
@@ -437,7 +472,7 @@ def profile_onnx_runtime(model: bytes | str | os.PathLike[str], images: torch.Te
     runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"][warmup:]
     first = min(e["ts"] for e in runs)
     by_name = _onnx_conv_kinds(data)
-    items = []
+    items, blocks = [], {}
     for e in events:
         if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time") or e["ts"] < first:
             continue
@@ -458,8 +493,9 @@ def profile_onnx_runtime(model: bytes | str | os.PathLike[str], images: torch.Te
         elif op in ("Gemm", "MatMul", "QGemm", "QLinearMatMul"):
             kind = "linear"
         items.append((kind, e["dur"] / 1e3 / repeats))
+        _add_block(blocks, node, e["dur"] / 1e3 / repeats, kind)
     total = sum(e["dur"] for e in runs) / 1e3 / repeats
-    return _kind_times("ONNX Runtime", items, total, repeats)
+    return _kind_times("ONNX Runtime", items, total, repeats, blocks)
 
 
 def _onnx_conv_kinds(data: bytes) -> dict[str, str]:
@@ -511,6 +547,7 @@ def profile_openvino(model: Any, images: torch.Tensor, *, threads: int = 1, repe
     for _ in range(warmup):
         request.infer({0: x})
     layers: dict[str, tuple[str, float]] = {}  # layer name -> (kind, ms summed over the repeats)
+    blocks: dict[str, float] = {}
     total = 0.0
     for _ in range(repeats):
         start = time.perf_counter()
@@ -521,11 +558,12 @@ def profile_openvino(model: Any, images: torch.Tensor, *, threads: int = 1, repe
             # and then report one of them NOT_RUN at 0 µs (seen on 32 × 32 inputs): a layer is
             # counted by its name, whatever its status, and its time averaged over the passes.
             kind = _openvino_kind(info.node_type, info.exec_type)
+            _add_block(blocks, info.node_name, info.real_time.total_seconds() * 1e3 / repeats, kind)
             if kind != "other":
                 ms = info.real_time.total_seconds() * 1e3
                 layers[info.node_name] = (kind, layers.get(info.node_name, (kind, 0.0))[1] + ms)
     items = [(kind, ms / repeats) for kind, ms in layers.values()]
-    return _kind_times("OpenVINO", items, 1e3 * total / repeats, 1)
+    return _kind_times("OpenVINO", items, 1e3 * total / repeats, 1, blocks)
 
 
 def profile_torch(model: Any, images: torch.Tensor, *, threads: int | None = None, repeats: int = 5,
@@ -592,6 +630,14 @@ def profile_torch(model: Any, images: torch.Tensor, *, threads: int | None = Non
                 kind = conv_kind(int(shapes[x_at][1]), shapes[four[-1]])
         items.append((kind, e.time_range.elapsed_us() / 1e3 / repeats))
     return _kind_times(runtime, items, total_us / 1e3 / repeats, repeats)
+
+
+def _partition_block(group: Any) -> str | None:
+    """The block a oneDNN Graph partition belongs to, from its first weight's TorchScript name."""
+    for node in group.g("Subgraph").nodes():
+        if node.kind() in ("aten::_convolution", "aten::linear", "aten::addmm", "aten::matmul"):
+            return block_of(node.inputsAt(1).debugName())
+    return None
 
 
 def _partition_kind(group: Any) -> str:
@@ -666,5 +712,11 @@ def profile_onednn_graph(model: Any, images: torch.Tensor, *, threads: int | Non
     if len(numbers) != len(groups):
         raise RuntimeError(f"the profile shows {len(numbers)} oneDNN partitions, the graph {len(groups)}")
     kind_of = {f"LlgaPartition_{n}": _partition_kind(g) for n, g in zip(numbers, groups)}
-    items = [(kind_of[e.name], e.time_range.elapsed_us() / 1e3 / repeats) for e in partitions]
-    return _kind_times("PyTorch, oneDNN Graph", items, total_us / 1e3 / repeats, repeats)
+    block_of_partition = {f"LlgaPartition_{n}": _partition_block(g) for n, g in zip(numbers, groups)}
+    items, blocks = [], {}
+    for e in partitions:
+        ms = e.time_range.elapsed_us() / 1e3 / repeats
+        items.append((kind_of[e.name], ms))
+        if block_of_partition[e.name] is not None:
+            blocks[block_of_partition[e.name]] = blocks.get(block_of_partition[e.name], 0.0) + ms
+    return _kind_times("PyTorch, oneDNN Graph", items, total_us / 1e3 / repeats, repeats, blocks)

@@ -93,6 +93,11 @@ def test_deploy_benchmark_tiny(tmp_path: Path) -> None:
     fig = viz.plot_runtime_profiles(payload, batch=2)
     assert len(fig.axes[0].get_yticklabels()) == len(prof)
     assert len(viz.plot_runtime_profiles(payload, batch=2, precision="int8").axes[0].get_yticklabels()) == 2
+    # per block: 19 features blocks and the classifier, one line per runtime asked for
+    fig = viz.plot_block_profiles(payload, batch=1, runtimes=("openvino", "onnxruntime"))
+    assert len(fig.axes[0].get_lines()) == 2 and len(fig.axes[0].get_xticks()) == 20
+    with pytest.raises(ValueError, match="per-block"):
+        viz.plot_block_profiles(payload, batch=1, runtimes=("folded+channels_last",))
     with pytest.raises(ValueError, match="precision"):
         study.profile_rows(payload, 1, "fp16")
     race = study.race(payload)

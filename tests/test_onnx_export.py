@@ -205,6 +205,32 @@ def test_onednn_graph_profile_names_every_layer(v2: tuple[nn.Module, bytes]) -> 
         rt.profile_onednn_graph(prepare_for_inference(model, onednn_graph=True), [1.0])
 
 
+def test_profiles_split_the_network_by_block(v2: tuple[nn.Module, bytes]) -> None:
+    from mobilenet_lib.deploy import prepare_for_inference
+
+    model, data = v2
+    x = torch.randn(1, 3, 64, 64)
+    blocks = [f"features.{i}" for i in range(19)] + ["classifier"]
+    for p in (rt.profile_onnx_runtime(data, x, repeats=2, warmup=1),
+              rt.profile_openvino(data, x, repeats=2, warmup=1),
+              rt.profile_onednn_graph(prepare_for_inference(model, onednn_graph=True), x, repeats=2, warmup=1)):
+        assert list(p.blocks) == blocks and all(ms >= 0 for ms in p.blocks.values()), p.runtime
+        # the convolutions' and the classifier's times all land in some block
+        layer_ms = sum(v for k, v in p.kinds.items() if k != "other")
+        assert sum(p.blocks.values()) >= layer_ms * (1 - 1e-9), p.runtime
+    assert rt.profile_torch(model, x, repeats=1, warmup=1).blocks == {}  # eager: no node names to go by
+
+
+def test_block_of() -> None:
+    assert rt.block_of("/features/features.3/conv/conv.0/conv.0.0/Conv") == "features.3"
+    assert rt.block_of("self.features.17.conv.1.weight") == "features.17"
+    assert rt.block_of("/features/features.1/conv/conv.1/Conv_token_4") == "features.1"
+    assert rt.block_of("/classifier/classifier.1/Gemm") == "classifier"
+    assert rt.block_of("image_abcd_acdb_/features/features.0/features.0.0/Conv/WithoutBiases") == "features.0"
+    assert rt.block_of("/avgpool/GlobalAveragePool") is None and rt.block_of("features") is None
+    assert sorted(["classifier", "features.10", "features.2"], key=rt.block_order) == ["features.2", "features.10", "classifier"]
+
+
 def test_conv_kind() -> None:
     assert rt.conv_kind(32, (32, 1, 3, 3)) == "depthwise"
     assert rt.conv_kind(32, (64, 32, 1, 1)) == "pointwise"

@@ -215,7 +215,7 @@ def profile_rows(payload: Mapping[str, Any] | None = None, batch: int = 1,
     """Each profiled runtime's milliseconds per kind of layer at ``batch``, for the forms of
     ``precision`` (``"float32"`` or ``"int8"``, as in :data:`PYTORCH_FORMS` and :data:`PEER_FORMS`);
     one row per runtime: ``runtime``, ``total_ms``, ``kinds`` (kind -> ms), ``nodes`` (kind ->
-    nodes per pass).
+    nodes per pass), ``blocks`` (block -> ms, where the runtime's profile names its nodes).
 
     Raises:
         ValueError: if ``precision`` is neither, or the results hold no profile for that batch size.
@@ -226,5 +226,6 @@ def profile_rows(payload: Mapping[str, Any] | None = None, batch: int = 1,
     if str(batch) not in profiles:
         raise ValueError(f"no per-kind profile at batch {batch!r} (profiled: {sorted(int(b) for b in profiles)})")
     forms = set(PYTORCH_FORMS[precision]) | set(PEER_FORMS[precision])
-    return [{"runtime": form, "total_ms": p["total_ms"], "kinds": dict(p["kinds"]), "nodes": dict(p["nodes"])}
+    return [{"runtime": form, "total_ms": p["total_ms"], "kinds": dict(p["kinds"]), "nodes": dict(p["nodes"]),
+             "blocks": dict(p.get("blocks", {}))}
             for form, p in profiles[str(batch)].items() if form in forms]

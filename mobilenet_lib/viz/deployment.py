@@ -40,6 +40,7 @@ __all__ = [
     "speed_widget",
     "plot_time_vs_macs",
     "plot_runtime_profiles",
+    "plot_block_profiles",
 ]
 
 
@@ -204,5 +205,39 @@ def plot_runtime_profiles(payload: Mapping[str, Any] | None = None, batch: int =
     ax.set_xlim(0, 1.18 * max(left))
     ax.set_xlabel(f"ms per batch of {batch} (each runtime's own profiler)")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=5, fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def plot_block_profiles(payload: Mapping[str, Any] | None = None, batch: int = 1,
+                        runtimes: tuple[str, ...] = ("onednn_graph", "openvino", "onnxruntime")) -> Figure:
+    """Each runtime's milliseconds per block of the network at ``batch`` (the stem
+    ``features.0``, the inverted residual blocks, the last 1 × 1 convolution and the classifier),
+    one line per runtime, from the benchmark's profiles: where along the network one runtime
+    gains or loses against another.
+
+    Raises:
+        ValueError: if a runtime was not profiled at that batch size or its profile has no blocks.
+    """
+    from mobilenet_lib.runtimes import block_order
+
+    payload = checked_payload(payload)
+    rows = {r["runtime"]: r for p in ("float32", "int8") for r in profile_rows(payload, batch, p)}
+    for runtime in runtimes:
+        if not rows.get(runtime, {}).get("blocks"):
+            raise ValueError(f"no per-block profile of {runtime!r} at batch {batch} (profiled: {sorted(rows)})")
+    names = sorted({b for r in runtimes for b in rows[r]["blocks"]}, key=block_order)
+    fig = new_figure(6.9, 3.0)
+    ax = fig.add_subplot()
+    x = range(len(names))
+    for runtime in runtimes:
+        blocks = rows[runtime]["blocks"]
+        ax.plot(x, [blocks.get(b, 0.0) for b in names], marker="o", markersize=3.5, linewidth=1.4,
+                color=_FORM_COLORS.get(runtime, "#555555"), label=_RUNTIME_LABELS.get(runtime, runtime).replace("\n", " "))
+    ax.set_xticks(list(x), ["fc" if b == "classifier" else b.rsplit(".", 1)[1] for b in names], fontsize=8)
+    ax.set_xlabel("block (features.i; fc: the classifier)")
+    ax.set_ylabel(f"ms per batch of {batch}")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
