@@ -167,23 +167,6 @@ def quantize_int8(model: nn.Module, calibration_data: Any, *, num_batches: int |
     return quantized.eval()
 
 
-@contextmanager
-def _quiet_torchao_import() -> Iterator[None]:
-    # torchao logs, at import, that its CUDA (CUTLASS) kernels do not load on this CPU-only torch,
-    # and torch that one of torchao's enum registrations is deprecated: both true, neither matters here.
-    import logging
-
-    loggers = [logging.getLogger(n) for n in ("torchao", "torch.utils._pytree")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
-
-
 def quantize_int8_inductor(model: nn.Module, calibration_data: Any, *, num_batches: int | None = None) -> nn.Module:
     """An int8 copy of ``model`` compiled by inductor (PT2E post-training quantization); ``model``
     is untouched.
@@ -204,11 +187,14 @@ def quantize_int8_inductor(model: nn.Module, calibration_data: Any, *, num_batch
         ValueError: if there are no calibration batches or ``torch.export`` cannot capture the model.
     """
     from mobilenet_lib.deploy import InferenceModel
+    from mobilenet_lib.runtimes import quiet_loggers
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     batches = calibration_batches(calibration_data, num_batches)
-    with _quiet_torchao_import():
+    # torchao logs, at import, that its CUDA (CUTLASS) kernels do not load on this CPU-only torch,
+    # and torch that one of torchao's enum registrations is deprecated: both true, neither matters here.
+    with quiet_loggers("torchao", "torch.utils._pytree"):
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
         from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
 

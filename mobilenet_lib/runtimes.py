@@ -104,19 +104,26 @@ def _numpy_input(images: Any) -> np.ndarray:
 
 
 @contextlib.contextmanager
+def quiet_loggers(*names: str) -> Iterator[None]:
+    """The named loggers at ``ERROR`` for the duration, then back at their own levels."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+@contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Silence the runtimes' progress bars, deprecation notes and informational logging."""
-    loggers = [logging.getLogger(n) for n in ("nncf", "openvino", "onnxruntime", "root")]
-    levels = [lg.level for lg in loggers]
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with (warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()),
+          contextlib.redirect_stderr(io.StringIO()), quiet_loggers("nncf", "openvino", "onnxruntime", "root")):
         warnings.simplefilter("ignore")
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            for lg, level in zip(loggers, levels):
-                lg.setLevel(level)
+        yield
 
 
 # --------------------------------------------------------------------------------------------
@@ -632,12 +639,13 @@ def profile_torch(model: Any, images: torch.Tensor, *, threads: int | None = Non
     return _kind_times(runtime, items, total_us / 1e3 / repeats, repeats)
 
 
-def _partition_block(group: Any) -> str | None:
-    """The block a oneDNN Graph partition belongs to, from its first weight's TorchScript name."""
+def _partition_weight(group: Any) -> str:
+    """The TorchScript name of a oneDNN Graph partition's first weight (``self.features.3...``),
+    which names the block the partition belongs to (:func:`block_of`)."""
     for node in group.g("Subgraph").nodes():
         if node.kind() in ("aten::_convolution", "aten::linear", "aten::addmm", "aten::matmul"):
-            return block_of(node.inputsAt(1).debugName())
-    return None
+            return node.inputsAt(1).debugName()
+    return ""
 
 
 def _partition_kind(group: Any) -> str:
@@ -712,11 +720,10 @@ def profile_onednn_graph(model: Any, images: torch.Tensor, *, threads: int | Non
     if len(numbers) != len(groups):
         raise RuntimeError(f"the profile shows {len(numbers)} oneDNN partitions, the graph {len(groups)}")
     kind_of = {f"LlgaPartition_{n}": _partition_kind(g) for n, g in zip(numbers, groups)}
-    block_of_partition = {f"LlgaPartition_{n}": _partition_block(g) for n, g in zip(numbers, groups)}
+    weight_of = {f"LlgaPartition_{n}": _partition_weight(g) for n, g in zip(numbers, groups)}
     items, blocks = [], {}
     for e in partitions:
         ms = e.time_range.elapsed_us() / 1e3 / repeats
         items.append((kind_of[e.name], ms))
-        if block_of_partition[e.name] is not None:
-            blocks[block_of_partition[e.name]] = blocks.get(block_of_partition[e.name], 0.0) + ms
+        _add_block(blocks, weight_of[e.name], ms)
     return _kind_times("PyTorch, oneDNN Graph", items, total_us / 1e3 / repeats, repeats, blocks)
